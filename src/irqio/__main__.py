@@ -1,0 +1,5 @@
+import sys
+
+from irqio.cli import main
+
+sys.exit(main())
