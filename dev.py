@@ -106,7 +106,7 @@ def cmd_test(args: list[str]) -> int:
 
 
 def main() -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         print("irqio needs Python 3.11 or newer; run this with python3.11+", file=sys.stderr)
         return 2
     commands = {"demo": cmd_demo, "test": cmd_test, "irqio": cmd_irqio}

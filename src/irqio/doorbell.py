@@ -33,8 +33,8 @@ from collections import deque
 
 try:
     from typing import TYPE_CHECKING, Any, Protocol
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False
+except ImportError:  # MicroPython has no typing module; annotations are never evaluated there
+    TYPE_CHECKING = False  # type: ignore[misc]
     Protocol = object  # type: ignore[assignment]
 
 if TYPE_CHECKING:
@@ -48,9 +48,21 @@ class Serviced(Protocol):
 
 
 class Waiter(Protocol):
-    """One parked task, as a port represents it. Touched in task context only."""
+    """One parked task, as a port represents it. Touched in task context only.
 
-    done: bool
+    A primitive parks a task with::
+
+        waiter = doorbell.new_waiter()
+        waiter.on_cancel = self._forget      # the port calls it if the task is cancelled first
+        self._waiters[waiter] = ...
+        value = await waiter                 # resumes with the value given to wake()
+    """
+
+    @property
+    def done(self) -> bool:
+        """True once woken or cancelled."""
+
+    on_cancel: Callable[[Waiter], None] | None
 
     def wake(self, value: Any) -> None:
         """Resume the task with `value`; a second wake is ignored (first one wins)."""
@@ -103,6 +115,12 @@ class Doorbell:
     def call_later(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
         """Run `callback` in task context after `delay` seconds; returns a cancel function."""
         raise NotImplementedError
+
+    def report(self, message: str, exc: BaseException) -> None:
+        """Report an error raised by user code run during service (a `Slots` callback)."""
+        import sys
+
+        print("irqio: " + message + ": " + repr(exc), file=sys.stderr)
 
 
 # -- which doorbell belongs to the running scheduler -----------------------------------------

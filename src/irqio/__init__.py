@@ -1,0 +1,25 @@
+"""irqio: interrupt-driven async code, safe and fast, and proven so.
+
+Interrupt → task primitives (any context may set / put / signal; tasks wait):
+`Flag`, `Event`, `Message`, `Queue`, `Slots`, and `wait_any` to wait on many at once.
+"""
+
+from irqio.errors import NoScheduler, QueueEmpty, QueueFull, WrongScheduler
+from irqio.primitives import Event, Flag, Message, Queue, Slots
+from irqio.waiter import wait_any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Event",
+    "Flag",
+    "Message",
+    "NoScheduler",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
+    "Slots",
+    "WrongScheduler",
+    "__version__",
+    "wait_any",
+]
