@@ -1,0 +1,79 @@
+"""Bad use: each a named error whose message says what to do."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from irqio.controller import (
+    Controller,
+    ControllerClosed,
+    ControllerError,
+    InvalidPriority,
+    LineExists,
+    SignalInUse,
+    UnusedResource,
+)
+from irqio.resource import Resource
+
+
+@pytest.mark.parametrize("priority", [0, -1, 256, 1.5, "2", True, None])
+def test_invalid_priority(ctl: Controller, priority: object) -> None:
+    with pytest.raises(InvalidPriority, match=r"use an int from 1"):
+        ctl.line("x", priority, lambda: None)  # type: ignore[arg-type]
+    assert ctl.lines() == []
+
+
+def test_line_registered_twice(ctl: Controller) -> None:
+    ctl.line("rx", 2, lambda: None)
+    with pytest.raises(LineExists, match="another name"):
+        ctl.line("rx", 3, lambda: None)
+
+
+def test_resource_used_by_nobody() -> None:
+    res = Resource("orphan")
+    with pytest.raises(UnusedResource, match=r"uses=\[res\]|task_uses"), res:
+        pass
+
+
+def test_pend_on_closed_controller() -> None:
+    ctl = Controller()
+    line = ctl.line("x", 1, lambda: None)
+    ctl.close()
+    with pytest.raises(ControllerClosed, match="create a new Controller"):
+        line.pend()
+    with pytest.raises(ControllerClosed):
+        ctl.line("y", 1, lambda: None)
+    ctl.close()  # idempotent
+
+
+def test_signal_bound_twice(ctl: Controller) -> None:
+    sig = signal.SIGRTMIN + 5
+    ctl.line("a", 1, lambda: None, signal=sig)
+    with pytest.raises(SignalInUse, match="own signal"):
+        ctl.line("b", 1, lambda: None, signal=sig)
+    with pytest.raises(SignalInUse):
+        ctl.line("c", 1, lambda: None, signal=signal.SIGRTMIN + 1)  # the kick signal
+
+
+def test_resource_on_two_controllers(ctl: Controller) -> None:
+    res = Resource("r")
+    ctl.line("a", 1, lambda: None, uses=[res])
+    with (
+        Controller(signum=signal.SIGRTMIN + 2) as other,
+        pytest.raises(ControllerError, match="one Resource per controller"),
+    ):
+        other.line("b", 1, lambda: None, uses=[res])
+
+
+def test_bad_masking_and_kick() -> None:
+    with pytest.raises(ValueError, match="optimistic"):
+        Resource("r", masking="basepri")
+    with pytest.raises(ValueError, match="interrupt_main"):
+        Controller(kick="telepathy")
+
+
+def test_all_errors_share_a_base() -> None:
+    for err in (InvalidPriority, LineExists, ControllerClosed, UnusedResource, SignalInUse):
+        assert issubclass(err, ControllerError)
