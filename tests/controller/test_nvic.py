@@ -305,3 +305,35 @@ def test_loop_turn_dispatch_in_another_thread() -> None:
     t.join(10)
     assert result["during"] == []
     assert result["after"] == [t.ident]
+
+
+def test_handler_wakes_task_through_a_primitive(ctl: Controller) -> None:
+    from irqio import Flag, Queue
+
+    async def main() -> tuple[list[int], int]:
+        flag = Flag()
+        q: Queue[int] = Queue(64)
+        n = [0]
+
+        def handler() -> None:
+            n[0] += 1
+            q.offer(n[0])
+            flag.set()
+
+        line = ctl.line("rx", 2, handler)
+        t = threading.Thread(target=lambda: [line.pend() for _ in range(3)])
+        t.start()
+        await asyncio.wait_for(flag.wait(), 5)
+        t.join()
+        got = [await asyncio.wait_for(q.get(), 5)]
+        while line.pends != line.runs + line.merged:
+            await asyncio.sleep(0.001)
+        while True:
+            try:
+                got.append(q.get_nowait())
+            except Exception:
+                break
+        return got, line.runs
+
+    got, runs = asyncio.run(main())
+    assert got == list(range(1, runs + 1))  # every run delivered, in order
