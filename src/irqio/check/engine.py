@@ -1,0 +1,330 @@
+"""One run of a scenario under one schedule.
+
+A schedule is a list of placements `(point, context name)` in increasing point order: at that
+point the named handler preempts whatever is running (task context, or a handler that fired
+earlier: handlers nest). Contexts the schedule does not place fire when task context goes idle
+with nothing left to do, or when it ends. The first idle firing is the run's *horizon*: only
+points before it can hold a placement, so an exhaustive search places handlers in
+`[last placement + 1, horizon)`.
+
+The engine records where each handler landed (code object and instruction offset; turned into
+file:line and source text only for reports) and the first failure: an exception in any
+context, an invariant that does not hold, a scheduler stuck with tasks waiting (deadlock), or
+one that ran past its step budget (a hang, e.g. a corrupted task queue that loops).
+"""
+
+from __future__ import annotations
+
+import dis
+import gc
+import linecache
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from types import CodeType
+
+from irqio.check.scenario import Context, Scenario, Setup
+from irqio.check.tracer import Tracer
+from irqio.kernel import Deadlock, StepLimit
+
+TASK = "task"
+
+
+class Preemption:
+    """Where one context fired: at a point (a bytecode boundary) or when task context idled."""
+
+    def __init__(
+        self, context: str, point: int | None, code: CodeType | None, offset: int, inside: str
+    ) -> None:
+        self.context = context
+        self.point = point  # None: fired at idle / end, not at a placed point
+        self.code = code
+        self.offset = offset
+        self.inside = inside  # what it preempted: "task" or a handler's name
+
+    @property
+    def placed(self) -> bool:
+        return self.point is not None
+
+    @property
+    def filename(self) -> str:
+        return self.code.co_filename if self.code is not None else ""
+
+    @property
+    def lineno(self) -> int:
+        code = self.code
+        if code is None:
+            return 0
+        for start, end, line in code.co_lines():
+            if start <= self.offset < end and line is not None:
+                return line
+        return code.co_firstlineno
+
+    @property
+    def function(self) -> str:
+        return self.code.co_qualname if self.code is not None else ""
+
+    @property
+    def source(self) -> str:
+        return linecache.getline(self.filename, self.lineno).strip() if self.code else ""
+
+    @property
+    def opcode(self) -> str:
+        if self.code is None:
+            return ""
+        for ins in dis.get_instructions(self.code):
+            if ins.offset == self.offset:
+                return ins.opname
+        return "?"
+
+    @property
+    def where(self) -> str:
+        if self.code is None:
+            return "idle"
+        return f"{_short(self.filename)}:{self.lineno}"
+
+    def describe(self) -> str:
+        if self.code is None:
+            return f"{self.context} fired when task context went idle (not placed)"
+        victim = "task context" if self.inside == TASK else "handler " + self.inside
+        return (
+            f"{self.context} preempted {victim} at point {self.point}, {self.where} in "
+            f"{self.function}(), before {self.opcode} (offset {self.offset}):\n    {self.source}"
+        )
+
+
+def _short(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+class Failure:
+    def __init__(self, kind: str, text: str, detail: str = "") -> None:
+        self.kind = kind  # "exception", "invariant", "deadlock", "hang"
+        self.text = text
+        self.detail = detail
+
+
+class Outcome:
+    def __init__(self) -> None:
+        self.failure: Failure | None = None
+        self.fired: list[Preemption] = []
+        self.horizon = 0  # points before the first unplaced firing
+        self.context_names: list[str] = []
+
+
+def include_filter(scenario: Scenario) -> Callable[[str], bool]:
+    """Which files' bytecodes are preemption points."""
+    import importlib.util
+
+    files = {scenario.file}
+    dirs: list[str] = []
+    excluded = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+    names = list(scenario.modules) if scenario.modules is not None else ["irqio"]
+    if scenario.modules is None and scenario.port == "asyncio":
+        names.append("asyncio")
+    names += scenario.extra_modules
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ValueError(f"module {name!r} (to trace) cannot be found")
+        if spec.submodule_search_locations:
+            dirs += [os.path.abspath(d) + os.sep for d in spec.submodule_search_locations]
+        elif spec.origin:
+            files.add(os.path.abspath(spec.origin))
+    dirs_t = tuple(dirs)
+    excluded_t = tuple(excluded)
+
+    def include(filename: str) -> bool:
+        path = os.path.abspath(filename)
+        if path.startswith(excluded_t):
+            return False
+        return path in files or path.startswith(dirs_t)
+
+    return include
+
+
+class Engine:
+    """Runs one scenario under many schedules, reusing one tracer."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.tracer = Tracer(include_filter(scenario))
+        self.runs = 0
+
+    def close(self) -> None:
+        self.tracer.close()
+
+    def run(self, placements: list[tuple[int, str]], leaf: bool) -> Outcome:
+        """Run once. `leaf`: no more placements will be derived from this run, so counting
+        stops after the last placement (the rest runs untraced, at full speed)."""
+        self.runs += 1
+        if self.runs % 200 == 0:
+            gc.collect()
+        out = Outcome()
+        self._out = out
+        self._placements = placements
+        self._k = 0
+        self._leaf = leaf
+        self._stopped = False
+        self._horizon: int | None = None
+        self._stack = [TASK]
+        self._fired: set[str] = set()
+        self._deadlock: str | None = None
+        self._running = False
+        setup = Setup(self.scenario.port, self._on_idle)
+        self._setup = setup
+        self.scenario.build(setup)
+        if setup.task_fn is None:
+            raise ValueError(
+                f"scenario {self.scenario.name} registered no task context (s.task or s.run)"
+            )
+        names = [c.name for c in setup.contexts]
+        out.context_names = names
+        for _, name in placements:
+            if name not in names:
+                raise ValueError(
+                    "schedule names {!r}, but the scenario's contexts are {}".format(
+                        name, ", ".join(names) or "none"
+                    )
+                )
+        self._contexts = {c.name: c for c in setup.contexts}
+        first = placements[0][0] if placements else -1
+        if leaf and not placements:
+            self._stopped = True
+        else:
+            self.tracer.start(first, self._on_point)
+        self._running = True
+        try:
+            setup.task_fn()
+        except Deadlock as error:
+            self._deadlock = str(error)
+        except StepLimit as error:
+            self._fail("hang", f"task context ran away: {error}", _tb(error))
+        except BaseException as error:
+            self._fail("exception", f"task context raised {_name(error)}", _tb(error))
+        finally:
+            if not self._stopped:
+                if self._horizon is None:
+                    self._horizon = self.tracer.count()
+                self._stop()
+        self._running = False
+        out.horizon = self._horizon if self._horizon is not None else 0
+        # Contexts still unfired fire now (the run ended without going idle).
+        for ctx in setup.contexts:
+            if ctx.name not in self._fired:
+                self._fire(ctx, None, None, 0)
+        self._check(end=True)
+        for kernel in setup.kernels:
+            for task, task_error in kernel.errors:
+                self._fail(
+                    "exception", f"task {task.name} raised {_name(task_error)}", _tb(task_error)
+                )
+        for text in setup.loop_errors:
+            self._fail("exception", f"the asyncio loop reported: {text}")
+        if self._deadlock is not None:
+            self._fail("deadlock", f"deadlock: {self._deadlock}")
+        for loop in setup.loops:
+            try:
+                loop.close()
+            except Exception:
+                pass
+        return out
+
+    # -- inside the run -------------------------------------------------------------------
+
+    def _stop(self) -> None:
+        self.tracer.stop()
+        self._stopped = True
+
+    def _on_point(self, point: int, code: CodeType, offset: int) -> int:
+        placements = self._placements
+        name = placements[self._k][1]
+        self._k += 1
+        nxt = placements[self._k][0] if self._k < len(placements) else -1
+        if nxt < 0 and self._leaf:
+            self._stop()
+        self._fire(self._contexts[name], point, code, offset)
+        return nxt
+
+    def _fire(self, ctx: Context, point: int | None, code: CodeType | None, offset: int) -> None:
+        self._fired.add(ctx.name)
+        self._out.fired.append(Preemption(ctx.name, point, code, offset, self._stack[-1]))
+        self._stack.append(ctx.name)
+        try:
+            if self._stopped:
+                ctx.fn()
+            else:
+                sys.call_tracing(ctx.fn, ())  # keep counting inside: handlers can nest
+        except BaseException as error:
+            self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
+        finally:
+            self._stack.pop()
+
+    def _on_idle(self, dt: float | None) -> bool:
+        """The scheduler is about to sleep (`dt` None: with no deadline). True if a context
+        fired (an interrupt ends the sleep)."""
+        if len(self._stack) > 1 or not self._running:
+            return False  # a handler does not idle; nor does the scenario while it is built
+        fired = False
+        paused = not self._stopped
+        if paused:
+            self.tracer.pause()
+        try:
+            self._check(end=False)
+            if dt is None:
+                unfired = [c for c in self._setup.contexts if c.name not in self._fired]
+                if unfired:
+                    if self._horizon is None:
+                        self._horizon = self.tracer.count()
+                    # Nothing can be placed after the horizon: the rest runs untraced.
+                    paused = False
+                    self._stop()
+                    for ctx in unfired:
+                        self._fire(ctx, None, None, 0)
+                    fired = True
+        finally:
+            if paused:
+                self.tracer.resume()
+        return fired
+
+    def _check(self, end: bool) -> None:
+        if self._out.failure is not None:
+            return
+        for inv in self._setup.invariants:
+            if not (end or inv.always):
+                continue
+            try:
+                ok = inv.check()
+            except AssertionError as error:
+                ok = False
+                self._fail(
+                    "invariant", "invariant broke: {} ({})".format(inv.text, error or "assert")
+                )
+            except Exception as error:
+                self._fail("invariant", f"invariant raised {_name(error)}: {inv.text}", _tb(error))
+                return
+            if not ok:
+                when = "at the end" if end else "at an idle step"
+                text = f"invariant broke {when}: {inv.text}"
+                if self._deadlock is not None:
+                    text += f" (the scheduler ended in deadlock: {self._deadlock})"
+                self._fail("invariant", text)
+                return
+
+    def _fail(self, kind: str, text: str, detail: str = "") -> None:
+        if self._out.failure is None:
+            self._out.failure = Failure(kind, text, detail)
+
+
+def _name(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _tb(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))

@@ -1,0 +1,217 @@
+"""The explorer: run a scenario under every schedule up to a preemption bound (or a seeded
+random sample of them, or one given schedule) and report the first that breaks it."""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections.abc import Callable
+
+from irqio.check.engine import Engine, Failure, Outcome, Preemption
+from irqio.check.scenario import Scenario
+
+MODES = ("exhaustive", "random", "replay")
+
+
+class Result:
+    """What `explore` found. `ok` is True when no schedule broke the scenario."""
+
+    def __init__(self, scenario: Scenario, mode: str, preemptions: int) -> None:
+        self.scenario = scenario.name
+        self.port = scenario.port
+        self.mode = mode
+        self.preemptions = preemptions
+        self.ok = True
+        self.schedules_run = 0
+        self.elapsed = 0.0
+        self.points = 0  # preemption points in the run with no handler placed
+        self.contexts: list[str] = []
+        self.schedule: list[Preemption] = []  # on failure: where every context fired
+        self.failure: Failure | None = None
+        self.replay: str | None = None  # on failure: pass to explore(..., replay=...)
+        self.backend = ""
+
+    @property
+    def invariant(self) -> str | None:
+        """What broke, in words (None when ok)."""
+        return self.failure.text if self.failure is not None else None
+
+    @property
+    def schedules_per_second(self) -> float:
+        return self.schedules_run / self.elapsed if self.elapsed > 0 else 0.0
+
+    def report(self) -> str:
+        bound = f"{self.preemptions} preemption{'' if self.preemptions == 1 else 's'}"
+        head = f"{self.scenario} [{self.port} port, {self.mode}, {bound}]: "
+        stats = (
+            f"{self.schedules_run} schedules in {self.elapsed:.2f} s "
+            f"({self.schedules_per_second:.0f}/s), {self.points} preemption points"
+        )
+        if self.ok:
+            return head + "SAFE\n  " + stats
+        assert self.failure is not None
+        lines = [head + "BROKEN", "  " + stats, "  " + self.failure.text, "  schedule:"]
+        for p in self.schedule:
+            lines.append("    " + p.describe().replace("\n", "\n    "))
+        lines.append(f"  replay: {self.replay}")
+        if self.failure.detail:
+            lines.append("  " + self.failure.detail.rstrip().replace("\n", "\n  "))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return "<Result {} {}>".format(self.scenario, "ok" if self.ok else "BROKEN")
+
+
+def parse_schedule(handle: str) -> list[tuple[int, str]]:
+    """'handler@12,handler2@40' -> [(12, 'handler'), (40, 'handler2')]; '-' is empty."""
+    handle = handle.strip()
+    if handle in ("", "-"):
+        return []
+    out = []
+    for part in handle.split(","):
+        name, _, point = part.strip().rpartition("@")
+        if not name or not point.isdigit():
+            raise ValueError(f"bad schedule {handle!r}: expected name@point[,name@point...]")
+        out.append((int(point), name))
+    out.sort()
+    return out
+
+
+def format_schedule(placements: list[tuple[int, str]]) -> str:
+    return ",".join(f"{name}@{point}" for point, name in placements) or "-"
+
+
+def explore(
+    scenario: Scenario,
+    *,
+    preemptions: int | None = None,
+    mode: str = "exhaustive",
+    seed: int | None = None,
+    runs: int | None = None,
+    replay: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Explore `scenario` (a `@scenario` function).
+
+    preemptions: how many contexts a schedule may place at points (default: the scenario's).
+    mode: "exhaustive" (every schedule within the bound), "random" (`runs` schedules drawn
+        with `seed`), or "replay" (the one schedule `replay`, a handle from a failed Result).
+    progress: called as progress(done, total_estimate) now and then.
+    """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"explore() takes a @scenario function, got {scenario!r}")
+    if replay is not None and mode == "exhaustive":
+        mode = "replay"
+    if mode not in MODES:
+        raise ValueError("mode must be one of {}".format(", ".join(MODES)))
+    bound = scenario.preemptions if preemptions is None else preemptions
+    result = Result(scenario, mode, bound)
+    engine = Engine(scenario)
+    result.backend = engine.tracer.backend
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # collection runs finalizers at arbitrary points: keep runs deterministic
+    t0 = time.perf_counter()
+    try:
+        if mode == "replay":
+            if replay is None:
+                raise ValueError("mode='replay' needs replay='name@point,...'")
+            placements = parse_schedule(replay)
+            out = engine.run(placements, leaf=True)
+            _finish(result, out, placements)
+        elif mode == "exhaustive":
+            _exhaustive(engine, result, bound, progress)
+        else:
+            _random(engine, result, bound, seed, runs or 1000, progress)
+    finally:
+        result.elapsed = time.perf_counter() - t0
+        result.schedules_run = engine.runs
+        engine.close()
+        if gc_was_enabled:
+            gc.enable()
+    return result
+
+
+def _finish(result: Result, out: Outcome, placements: list[tuple[int, str]]) -> bool:
+    """Record a run; True if it failed."""
+    if not result.contexts:
+        result.contexts = out.context_names
+    if out.failure is None:
+        return False
+    result.ok = False
+    result.failure = out.failure
+    result.schedule = out.fired
+    result.replay = format_schedule(placements)
+    return True
+
+
+def _exhaustive(
+    engine: Engine, result: Result, bound: int, progress: Callable[[int, int], None] | None
+) -> None:
+    root = engine.run([], leaf=bound == 0)
+    result.points = root.horizon
+    if _finish(result, root, []) or bound == 0:
+        return
+    names = root.context_names
+    # Rough total for progress: one level of placements (deeper levels are counted as met).
+    estimate = 1 + len(names) * root.horizon
+
+    def visit(prefix: list[tuple[int, str]], horizon: int) -> bool:
+        placed = {name for _, name in prefix}
+        free = [n for n in names if n not in placed]
+        start = prefix[-1][0] + 1 if prefix else 0
+        leaf = len(prefix) + 1 >= bound or len(free) <= 1
+        for point in range(start, horizon):
+            for name in free:
+                placements = [*prefix, (point, name)]
+                out = engine.run(placements, leaf)
+                if _finish(result, out, placements):
+                    return True
+                if progress is not None and engine.runs % 64 == 0:
+                    progress(engine.runs, max(estimate, engine.runs))
+                if not leaf and visit(placements, out.horizon):
+                    return True
+        return False
+
+    visit([], root.horizon)
+    if progress is not None:
+        progress(engine.runs, engine.runs)
+
+
+def _random(
+    engine: Engine,
+    result: Result,
+    bound: int,
+    seed: int | None,
+    runs: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    rng = random.Random(seed)
+    root = engine.run([], leaf=bound == 0)
+    result.points = root.horizon
+    if _finish(result, root, []) or bound == 0:
+        return
+    names = root.context_names
+    span = max(root.horizon, 1)
+    for i in range(runs - 1):
+        k = rng.randint(1, min(bound, len(names)))
+        chosen = rng.sample(names, k)
+        # Later placements may land inside earlier handlers: let the range grow past the root.
+        points = sorted(rng.sample(range(span + 64 * k), k))
+        placements = list(zip(points, chosen, strict=True))
+        out = engine.run(placements, leaf=False)
+        if _finish(result, out, placements):
+            return
+        span = max(span, out.horizon)
+        if progress is not None and i % 64 == 0:
+            progress(i + 1, runs)
+    if progress is not None:
+        progress(runs, runs)
+
+
+def assert_safe(scenario: Scenario, **options: object) -> Result:
+    """For pytest: explore `scenario` (same options as `explore`) and fail with the report."""
+    result = explore(scenario, **options)  # type: ignore[arg-type]
+    if not result.ok:
+        raise AssertionError(result.report())
+    return result

@@ -1,0 +1,140 @@
+"""The kernel's task queue: a pairing heap of tasks ordered by wake time.
+
+Modelled on MicroPython's `TaskQueue` (extmod/asyncio): the nodes are the tasks themselves
+(fields `ph_key`, `ph_seq`, `ph_child`, `ph_next`), so a push or a pop allocates nothing. Every
+operation is several plain Python steps that relink nodes. That is the point of keeping it in
+Python: a handler that pushes onto this heap while task context is half-way through a `pop()`
+corrupts it, exactly as MicroPython #5795 describes, and the explorer can show the line.
+
+Task context only. Nothing here is interrupt-safe, and nothing tries to be.
+"""
+
+from __future__ import annotations
+
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from irqio.kernel.task import Task
+
+
+def _before(a: Task, b: Task) -> bool:
+    # Earlier wake time first; among equal times, the one pushed first (round-robin order).
+    if a.ph_key == b.ph_key:
+        return a.ph_seq < b.ph_seq
+    return a.ph_key < b.ph_key
+
+
+def _meld(a: Task | None, b: Task | None) -> Task | None:
+    """Join two heaps whose roots have no siblings; the loser becomes the winner's first child."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if _before(b, a):
+        a, b = b, a
+    b.ph_next = a.ph_child
+    a.ph_child = b
+    return a
+
+
+def _pairing(first: Task | None) -> Task | None:
+    """Merge a list of sibling heaps (linked by `ph_next`) into one: the two-pass pairing."""
+    # Pass 1, left to right: meld neighbours in pairs, stacking the results (reversed).
+    stack: Task | None = None
+    node = first
+    while node is not None:
+        a = node
+        b = a.ph_next
+        if b is None:
+            node = None
+        else:
+            node = b.ph_next
+            b.ph_next = None
+        a.ph_next = None
+        m = _meld(a, b)
+        assert m is not None
+        m.ph_next = stack
+        stack = m
+    # Pass 2, right to left: meld each pair into the running result.
+    root: Task | None = None
+    while stack is not None:
+        nxt = stack.ph_next
+        stack.ph_next = None
+        root = _meld(root, stack)
+        stack = nxt
+    return root
+
+
+class TaskQueue:
+    """A pairing heap of tasks keyed by wake time (ties in push order)."""
+
+    def __init__(self) -> None:
+        self.heap: Task | None = None
+        self._seq = 0
+
+    def peek(self) -> Task | None:
+        return self.heap
+
+    def push(self, task: Task, key: float) -> None:
+        self._seq += 1
+        task.ph_key = key
+        task.ph_seq = self._seq
+        task.ph_child = None
+        task.ph_next = None
+        self.heap = _meld(self.heap, task)
+
+    def pop(self) -> Task:
+        task = self.heap
+        assert task is not None, "pop from an empty task queue"
+        child = task.ph_child
+        task.ph_child = None
+        # Between reading the root and storing the new one the heap is in pieces: a push that
+        # lands here melds into the old root and is dropped by the store below (#5795).
+        self.heap = _pairing(child)
+        return task
+
+    def remove(self, task: Task) -> bool:
+        """Take `task` out wherever it sits (for cancellation); False if it is not here."""
+        if self.heap is task:
+            self.pop()
+            return True
+        # Find the node that links to `task`, as its first child or as its next sibling.
+        todo = [self.heap]
+        while todo:
+            node = todo.pop()
+            if node is None:
+                continue
+            if node.ph_child is task:
+                node.ph_child = task.ph_next
+            elif node.ph_next is task:
+                node.ph_next = task.ph_next
+            else:
+                todo.append(node.ph_child)
+                todo.append(node.ph_next)
+                continue
+            task.ph_next = None
+            rest = _pairing(task.ph_child)
+            task.ph_child = None
+            self.heap = _meld(self.heap, rest)
+            return True
+        return False
+
+    def __len__(self) -> int:
+        return len(self.tasks())
+
+    def tasks(self) -> list[Task]:
+        """Every task in the heap (any order); for invariants and debugging. Survives cycles."""
+        out: list[Task] = []
+        seen: set[int] = set()
+        todo = [self.heap]
+        while todo:
+            node = todo.pop()
+            if node is not None and id(node) not in seen:
+                seen.add(id(node))
+                out.append(node)
+                todo.append(node.ph_child)
+                todo.append(node.ph_next)
+        return out
