@@ -1,0 +1,400 @@
+"""System files: a chip, its interrupt lines, background code, resources and policies to compare.
+
+`load_system(path)` reads and validates a system TOML. Every mistake raises `SystemFileError`
+naming the file, the key path and what is allowed. See docs/timing.md for every key.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from irqio.timing.errors import SystemFileError
+from irqio.timing.profile import ChipProfile, load_profile, profile_names
+
+POLICIES = ("global", "ram", "basepri", "source-mask", "pin-mask")
+PLACEMENTS = ("ram", "flash")
+ARRIVALS = ("periodic", "sporadic", "trace")
+BACKGROUND = "background"  # the user name of background code in a resource's user list
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """When a line fires, in cycles. `gap` is the period or the minimum gap (the analysis' T)."""
+
+    kind: str
+    gap: int
+    jitter: int = 0
+    offset: int = 0
+    mean_gap: int = 0
+    times: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    """A critical section: code that holds `resource` for `instructions` instructions."""
+
+    name: str
+    resource: str
+    instructions: int
+    placement: str
+    data_loads: int = 0  # loads of const data from flash (they stay in flash under `ram`)
+    rate_hz: float = 0.0  # background sections only: how often the VM enters it
+
+
+@dataclass(frozen=True)
+class Handler:
+    instructions: int
+    placement: str
+    footprint_bytes: int
+    sections: tuple[Section, ...] = ()
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    priority: int  # irqio priority: higher = more urgent
+    nvic: str  # the NVIC line (shared by all pins of a GPIO bank)
+    pin: int | None
+    arrival: Arrival
+    handler: Handler
+    order: int  # position in the file; ties between equal priorities go to the lower order
+
+
+@dataclass(frozen=True)
+class Background:
+    name: str
+    cpi: float
+    misses_per_kinstr: float  # flash misses of the VM's own code (outside sections)
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    users: tuple[str, ...]  # line names and/or "background"
+    ceiling: int  # computed from the users, never hand-set
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    path: str
+    profile: ChipProfile
+    cpi: float
+    lines: tuple[Line, ...]
+    background: Background
+    resources: dict[str, Resource]
+    policies: tuple[str, ...]
+    seed: int
+    seconds: float
+    variant: str | None = None
+    variants: dict[str, str] = field(default_factory=dict)  # name -> description
+
+    def line(self, name: str) -> Line:
+        for line in self.lines:
+            if line.name == name:
+                return line
+        raise KeyError(name)
+
+    def hw_level(self, line: Line) -> int:
+        """The priority the hardware runs `line`'s handler at: its NVIC line's, which is the most
+        urgent of the lines sharing it (a GPIO bank has one NVIC priority for all its pins)."""
+        return max(other.priority for other in self.lines if other.nvic == line.nvic)
+
+    def user_level(self, user: str) -> int:
+        return 0 if user == BACKGROUND else self.hw_level(self.line(user))
+
+    def hw_ceiling(self, resource: str) -> int:
+        """The ceiling in hardware levels: what BASEPRI must mask to keep every user out."""
+        return max(self.user_level(u) for u in self.resources[resource].users)
+
+    def cycles(self, us: float) -> int:
+        return round(us * self.profile.clock_hz / 1e6)
+
+
+def load_system(path: str | Path, variant: str | None = None) -> System:
+    p = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SystemFileError(p, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemFileError(p, "", f"not valid TOML: {exc}") from None
+    return parse_system(data, p, variant)
+
+
+def parse_system(data: dict[str, Any], path: str, variant: str | None = None) -> System:
+    return _Parser(path).system(data, variant)
+
+
+def _fmt(allowed: Iterable[str]) -> str:
+    return ", ".join(sorted(allowed))
+
+
+class _Parser:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> SystemFileError:
+        return SystemFileError(self.path, key, message)
+
+    def keys(self, table: Any, key: str, required: set[str], optional: set[str]) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(key, "must be a table")
+        for k in table:
+            if k not in required | optional:
+                where = f"{key}.{k}" if key else k
+                raise self.fail(where, f"unknown key; allowed: {_fmt(required | optional)}")
+        for k in sorted(required):
+            if k not in table:
+                raise self.fail(f"{key}.{k}" if key else k, "missing required key")
+        return table
+
+    def number(self, value: Any, key: str, *, minimum: float = 0, integer: bool = False) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, "must be a number")
+        if integer and not isinstance(value, int):
+            raise self.fail(key, "must be an integer")
+        if value < minimum:
+            raise self.fail(key, f"must be >= {minimum} (got {value})")
+        return value
+
+    def choice(self, value: Any, key: str, allowed: Iterable[str]) -> str:
+        allowed = tuple(allowed)
+        if value not in allowed:
+            raise self.fail(key, f"got {value!r}; allowed: {', '.join(allowed)}")
+        return str(value)
+
+    # -- the file ----------------------------------------------------------------------------
+    def system(self, data: dict[str, Any], variant: str | None) -> System:
+        top = self.keys(data, "", {"system", "lines", "background", "resources"}, {"variants"})
+        variants = top.get("variants", {})
+        if not isinstance(variants, dict):
+            raise self.fail("variants", "must be a table of tables")
+        descriptions = {}
+        for name, v in variants.items():
+            self.keys(v, f"variants.{name}", {"description", "lines"}, set())
+            descriptions[name] = str(v["description"])
+        lines_raw = list(top["lines"]) if isinstance(top["lines"], list) else top["lines"]
+        if variant is not None:
+            if variant not in variants:
+                raise self.fail("variants", f"no variant {variant!r}; allowed: {_fmt(variants)}")
+            lines_raw = [*lines_raw, *copy.deepcopy(variants[variant]["lines"])]
+
+        head = self.keys(
+            top["system"],
+            "system",
+            {"name", "chip"},
+            {"clock_hz", "flash_clkdiv", "cpi", "seed", "seconds", "policies", "description"},
+        )
+        chip = self.choice(head["chip"], "system.chip", profile_names())
+        profile = load_profile(chip)
+        if "clock_hz" in head:
+            profile = profile.with_clock(int(self.number(head["clock_hz"], "system.clock_hz", minimum=1, integer=True)))
+        if "flash_clkdiv" in head:
+            div = int(self.number(head["flash_clkdiv"], "system.flash_clkdiv", minimum=1, integer=True))
+            if profile.flash_sck_per_line is None:
+                raise self.fail("system.flash_clkdiv", f"chip {chip} has no flash clock divider")
+            profile = profile.with_flash_clkdiv(div)
+        self.profile = profile
+        cpi = float(self.number(head.get("cpi", 1.0), "system.cpi", minimum=1))
+        policies = head.get("policies", list(POLICIES))
+        if not isinstance(policies, list) or not policies:
+            raise self.fail("system.policies", f"must be a non-empty list of: {', '.join(POLICIES)}")
+        for i, pol in enumerate(policies):
+            self.choice(pol, f"system.policies[{i}]", POLICIES)
+            if pol == "basepri" and not profile.basepri:
+                raise self.fail(
+                    f"system.policies[{i}]",
+                    f"chip {chip} has no BASEPRI; allowed here: "
+                    + ", ".join(p for p in POLICIES if p != "basepri"),
+                )
+
+        if not isinstance(lines_raw, list) or not lines_raw:
+            raise self.fail("lines", "must be a non-empty array of tables ([[lines]])")
+        lines = tuple(self.line(raw, i) for i, raw in enumerate(lines_raw))
+        names = [line.name for line in lines]
+        for i, name in enumerate(names):
+            if name in names[:i] or name == BACKGROUND:
+                raise self.fail(f"lines[{i}].name", f"duplicate or reserved name {name!r}")
+
+        background = self.background(top["background"])
+        resources_raw = top["resources"]
+        if not isinstance(resources_raw, dict):
+            raise self.fail("resources", "must be a table of tables")
+        for rname, r in resources_raw.items():
+            self.keys(r, f"resources.{rname}", set(), {"description"})
+        users: dict[str, list[str]] = {r: [] for r in resources_raw}
+        places: list[tuple[str, str, tuple[Section, ...]]] = [
+            (BACKGROUND, "background.sections", background.sections)
+        ]
+        places += [(ln.name, f"lines[{ln.order}].sections", ln.handler.sections) for ln in lines]
+        for user, key, sections in places:
+            for j, s in enumerate(sections):
+                if s.resource not in users:
+                    raise self.fail(
+                        f"{key}[{j}].resource",
+                        f"unknown resource {s.resource!r}; declared: {_fmt(users) or '(none)'}",
+                    )
+                if user not in users[s.resource]:
+                    users[s.resource].append(user)
+        prio = {ln.name: ln.priority for ln in lines}
+        resources = {}
+        for rname, us in users.items():
+            if not us:
+                raise self.fail(
+                    f"resources.{rname}",
+                    "resource nobody uses; reference it from a section's `resource` or remove it",
+                )
+            # The ceiling is the highest priority among the declared users (DESIGN.md).
+            ceiling = max(0 if u == BACKGROUND else prio[u] for u in us)
+            resources[rname] = Resource(rname, tuple(us), ceiling)
+
+        return System(
+            name=str(head["name"]),
+            path=self.path,
+            profile=profile,
+            cpi=cpi,
+            lines=lines,
+            background=background,
+            resources=resources,
+            policies=tuple(policies),
+            seed=int(self.number(head.get("seed", 1), "system.seed", integer=True)),
+            seconds=float(self.number(head.get("seconds", 1.0), "system.seconds", minimum=1e-6)),
+            variant=variant,
+            variants=descriptions,
+        )
+
+    def line(self, raw: Any, i: int) -> Line:
+        key = f"lines[{i}]"
+        t = self.keys(raw, key, {"name", "priority", "arrival", "handler"}, {"pin", "nvic", "sections", "description"})
+        levels = self.profile.priority_levels
+        pr = t["priority"]
+        if isinstance(pr, bool) or not isinstance(pr, int) or not 1 <= pr <= levels:
+            raise self.fail(
+                f"{key}.priority",
+                f"got {pr!r}; chip {self.profile.name} has {levels} levels: allowed 1..{levels} "
+                "(higher = more urgent)",
+            )
+        pin = t.get("pin")
+        nvic = t.get("nvic")
+        if pin is not None:
+            pin = int(self.number(pin, f"{key}.pin", integer=True))
+            bank = self.profile.pin_line(pin)
+            if bank is None:
+                raise self.fail(f"{key}.pin", f"chip {self.profile.name} has pins 0..{self.profile.pins - 1}")
+            if nvic is not None and nvic != bank:
+                raise self.fail(
+                    f"{key}.nvic",
+                    f"pin {pin} raises NVIC line {bank} on {self.profile.name}; allowed: {bank}",
+                )
+            nvic = bank
+        if not isinstance(nvic, str) or not nvic:
+            raise self.fail(key, "needs `pin` (a GPIO) or `nvic` (the NVIC line name)")
+        handler = self.handler(t["handler"], f"{key}.handler")
+        sections = tuple(
+            self.section(s, f"{key}.sections[{j}]", background=False)
+            for j, s in enumerate(self.array(t.get("sections", []), f"{key}.sections"))
+        )
+        handler = Handler(handler.instructions, handler.placement, handler.footprint_bytes, sections)
+        return Line(
+            name=str(t["name"]),
+            priority=pr,
+            nvic=nvic,
+            pin=pin,
+            arrival=self.arrival(t["arrival"], f"{key}.arrival"),
+            handler=handler,
+            order=i,
+        )
+
+    def array(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(key, "must be an array of tables")
+        return value
+
+    def time(self, t: dict[str, Any], key: str, name: str, required: bool) -> int | None:
+        us, cyc = t.get(f"{name}_us"), t.get(f"{name}_cycles")
+        if us is not None and cyc is not None:
+            raise self.fail(f"{key}.{name}_us", f"give {name}_us or {name}_cycles, not both")
+        if us is not None:
+            return round(self.number(us, f"{key}.{name}_us") * self.profile.clock_hz / 1e6)
+        if cyc is not None:
+            return int(self.number(cyc, f"{key}.{name}_cycles", integer=True))
+        if required:
+            raise self.fail(f"{key}.{name}_us", "missing required key (or give it in _cycles)")
+        return None
+
+    def arrival(self, raw: Any, key: str) -> Arrival:
+        if not isinstance(raw, dict):
+            raise self.fail(key, "must be a table")
+        kind = self.choice(raw.get("kind"), f"{key}.kind", ARRIVALS)
+        units = ("_us", "_cycles")
+        if kind == "periodic":
+            names = ["period", "jitter", "offset"]
+            self.keys(raw, key, {"kind"}, {n + u for n in names for u in units})
+            period = self.time(raw, key, "period", True) or 0
+            if period <= 0:
+                raise self.fail(f"{key}.period_us", "must be > 0")
+            jitter = self.time(raw, key, "jitter", False) or 0
+            return Arrival(kind, period, jitter, self.time(raw, key, "offset", False) or 0)
+        if kind == "sporadic":
+            names = ["min_gap", "mean_gap", "jitter"]
+            self.keys(raw, key, {"kind"}, {n + u for n in names for u in units})
+            gap = self.time(raw, key, "min_gap", True) or 0
+            if gap <= 0:
+                raise self.fail(f"{key}.min_gap_us", "must be > 0")
+            mean = self.time(raw, key, "mean_gap", False) or 2 * gap
+            if mean < gap:
+                raise self.fail(f"{key}.mean_gap_us", "must be >= min_gap")
+            return Arrival(kind, gap, self.time(raw, key, "jitter", False) or 0, mean_gap=mean)
+        self.keys(raw, key, {"kind"}, {"times_us", "times_cycles"})
+        if ("times_us" in raw) == ("times_cycles" in raw):
+            raise self.fail(f"{key}.times_us", "give times_us or times_cycles (one of them)")
+        scale = self.profile.clock_hz / 1e6 if "times_us" in raw else 1.0
+        values = raw.get("times_us", raw.get("times_cycles"))
+        if not isinstance(values, list) or not values:
+            raise self.fail(f"{key}.times_us", "must be a non-empty list of times")
+        times = sorted(round(self.number(v, f"{key}.times[{n}]") * scale) for n, v in enumerate(values))
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        if gaps and min(gaps) <= 0:
+            raise self.fail(f"{key}.times_us", "times must be distinct")
+        return Arrival(kind, min(gaps) if gaps else 1 << 62, times=tuple(times))
+
+    def handler(self, raw: Any, key: str) -> Handler:
+        t = self.keys(raw, key, {"instructions", "placement"}, {"footprint_bytes"})
+        n = int(self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True))
+        placement = self.choice(t["placement"], f"{key}.placement", PLACEMENTS)
+        default = n * self.profile.instruction_bytes  # straight-line code by default
+        fp = int(self.number(t.get("footprint_bytes", default), f"{key}.footprint_bytes", minimum=1, integer=True))
+        return Handler(n, placement, fp)
+
+    def section(self, raw: Any, key: str, *, background: bool) -> Section:
+        optional = {"data_loads", "description"} | ({"rate_hz"} if background else set())
+        required = {"name", "resource", "instructions", "placement"}
+        t = self.keys(raw, key, required | ({"rate_hz"} if background else set()), optional)
+        return Section(
+            name=str(t["name"]),
+            resource=str(t["resource"]),
+            instructions=int(self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)),
+            placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
+            data_loads=int(self.number(t.get("data_loads", 0), f"{key}.data_loads", integer=True)),
+            rate_hz=float(self.number(t.get("rate_hz", 0.0), f"{key}.rate_hz")),
+        )
+
+    def background(self, raw: Any) -> Background:
+        t = self.keys(raw, "background", {"name"}, {"cpi", "misses_per_kinstr", "sections", "description"})
+        sections = tuple(
+            self.section(s, f"background.sections[{j}]", background=True)
+            for j, s in enumerate(self.array(t.get("sections", []), "background.sections"))
+        )
+        return Background(
+            name=str(t["name"]),
+            cpi=float(self.number(t.get("cpi", 1.0), "background.cpi", minimum=1)),
+            misses_per_kinstr=float(self.number(t.get("misses_per_kinstr", 0.0), "background.misses_per_kinstr")),
+            sections=sections,
+        )
