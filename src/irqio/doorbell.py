@@ -30,44 +30,55 @@ that is a spare wake, never a lost one.
 from __future__ import annotations
 
 from collections import deque
-
-try:
-    from typing import TYPE_CHECKING, Any, Protocol
-except ImportError:  # MicroPython has no typing module; annotations are never evaluated there
-    TYPE_CHECKING = False  # type: ignore[misc]
-    Protocol = object  # type: ignore[assignment]
+from typing import TYPE_CHECKING, Any  # on MicroPython: micropython-lib's typing stub
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
+    from typing import Protocol
+
+    # Protocols exist for the type checker only: MicroPython's typing stub has no classes.
+    class Serviced(Protocol):
+        """Something a doorbell services in task context (every primitive is one)."""
+
+        def _service(self) -> None: ...
+
+    class Waiter(Protocol):
+        """One parked task, as a port represents it. Touched in task context only.
+
+        A primitive parks a task with::
+
+            waiter = doorbell.new_waiter()
+            waiter.on_cancel = self._forget      # the port calls it if the task is cancelled first
+            self._waiters[waiter] = ...
+            value = await waiter                 # resumes with the value given to wake()
+        """
+
+        @property
+        def done(self) -> bool:
+            """True once woken or cancelled."""
+
+        on_cancel: Callable[[Waiter], None] | None
+
+        def wake(self, value: Any) -> None:
+            """Resume the task with `value`; a second wake is ignored (first one wins)."""
+
+        def __await__(self) -> Generator[Any, None, Any]: ...
+
+else:
+    # Run-time names, so `from irqio.doorbell import Waiter` works everywhere.
+    Serviced = Waiter = object
 
 
-class Serviced(Protocol):
-    """Something a doorbell services in task context (every primitive is one)."""
+def fifo() -> deque[Any]:
+    """An unbounded FIFO deque; MicroPython's deque needs a bound, and raises when it is hit."""
+    try:
+        return deque()
+    except TypeError:  # MicroPython: fixed size, flag 1 = raise IndexError instead of dropping
+        return deque((), FIFO_BOUND_MICROPYTHON, 1)  # type: ignore[call-overload,no-any-return]
 
-    def _service(self) -> None: ...
 
-
-class Waiter(Protocol):
-    """One parked task, as a port represents it. Touched in task context only.
-
-    A primitive parks a task with::
-
-        waiter = doorbell.new_waiter()
-        waiter.on_cancel = self._forget      # the port calls it if the task is cancelled first
-        self._waiters[waiter] = ...
-        value = await waiter                 # resumes with the value given to wake()
-    """
-
-    @property
-    def done(self) -> bool:
-        """True once woken or cancelled."""
-
-    on_cancel: Callable[[Waiter], None] | None
-
-    def wake(self, value: Any) -> None:
-        """Resume the task with `value`; a second wake is ignored (first one wins)."""
-
-    def __await__(self) -> Generator[Any, None, Any]: ...
+# On MicroPython a pending deque holds each primitive at most once (plus racing duplicates).
+FIFO_BOUND_MICROPYTHON = 256
 
 
 class Doorbell:
@@ -75,7 +86,7 @@ class Doorbell:
 
     def __init__(self) -> None:
         # Items waiting for `service()`. Appended from any context, drained in task context.
-        self.pending: deque[Serviced] = deque()
+        self.pending: deque[Serviced] = fifo()
         # True from the ring that requested a wake until `service()` starts.
         self._due = False
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from irqio import doorbell as _doorbell
 from irqio.counter import Counter
+from irqio.doorbell import fifo
 from irqio.errors import QueueEmpty, QueueFull, WrongScheduler
 
 if TYPE_CHECKING:
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
     from irqio.doorbell import Doorbell, Waiter
 
 T = TypeVar("T")
+
+if not TYPE_CHECKING and not isinstance(Generic, type):
+    # MicroPython's typing stub has no generic classes: `Generic[T]` must still be a base.
+    class _Unsubscripted:
+        def __getitem__(self, item: object) -> type:
+            return object
+
+    Generic = _Unsubscripted()
 
 # A token that no set() has stored: the state before the first set.
 _NEVER = ("never set",)
@@ -311,11 +320,12 @@ class Queue(_Primitive, Generic[T]):
             )
         super().__init__()
         self.capacity = capacity
-        self._items: deque[T] = deque()
+        # positional maxlen: MicroPython takes no keywords here; the tokens keep it in bounds
+        self._items: deque[T] = deque((), capacity)  # noqa: RUF037
         # One token per free place. A producer takes a token (deque.pop, one C call) before it
         # appends: the check and the claim cannot be torn, so the bound is exact whatever
         # preempts whom.
-        self._free: deque[None] = deque([None] * capacity)
+        self._free: deque[None] = deque([None] * capacity, capacity)
         self._overruns = Counter()
         # True while a getter is parked (task context writes it). Read by the interrupt side
         # after publishing: a getter stores it, *then* looks at the items before parking.
@@ -439,7 +449,7 @@ class Slots(_Primitive):
         self.size = n
         self._callbacks: list[Callable[[], object] | None] = [None] * n
         self._pending = [False] * n  # the bitmap: one mark per slot, set by a single store
-        self._order: deque[int] = deque()  # pending slots in signal order, for O(1) service
+        self._order: deque[int] = fifo()  # pending slots in signal order, for O(1) service
 
     def register(self, callback: Callable[[], object]) -> int:
         """Put `callback` in a free slot and return its number. Task context."""

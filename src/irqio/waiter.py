@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
     from irqio.doorbell import Waiter
 
-Source = Flag | Event | Message[Any] | Queue[Any]
+    Source = Flag | Event | Message[Any] | Queue[Any]
+
+_SOURCES = (Flag, Event, Message, Queue)
 
 
 class _Entry:
@@ -51,7 +53,7 @@ async def wait_any(*sources: Source, timeout: float | None = None) -> list[Sourc
     if not sources:
         raise ValueError("wait_any() needs at least one Flag, Event, Message or Queue")
     for source in sources:
-        if not isinstance(source, Flag | Event | Message | Queue):
+        if not isinstance(source, _SOURCES):
             raise TypeError(
                 f"wait_any() takes Flag, Event, Message and Queue objects, got {source!r}"
             )

@@ -22,11 +22,14 @@ import threading
 import traceback
 import weakref
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from irqio.counter import Counter
-from irqio.doorbell import Doorbell, Waiter
+from irqio.doorbell import Doorbell
 from irqio.errors import NoScheduler
+
+if TYPE_CHECKING:
+    from irqio.doorbell import Waiter
 
 _PENDING, _WOKEN, _CANCELLED = 0, 1, 2
 
