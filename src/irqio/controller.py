@@ -38,6 +38,7 @@ signal handlers inside themselves under a flood, so `_dispatch` must be correct 
 from __future__ import annotations
 
 import _thread
+import itertools
 import os
 import signal as _signal
 import threading
@@ -255,6 +256,15 @@ class Line:
 # -- the controller ---------------------------------------------------------------------------
 
 
+# kick signal -> the open main-thread controller that owns it
+_kick_signals: dict[int, Controller] = {}
+
+
+def _count_of(counter: itertools.count[int]) -> int:
+    # repr is "count(N)": N is the number of next() calls so far (counts start at 0).
+    return int(repr(counter)[6:-1])
+
+
 def default_signum() -> int:
     """The real-time signal a main-thread controller uses for kicks: SIGRTMIN+1."""
     return int(_signal.SIGRTMIN) + 1
@@ -308,6 +318,8 @@ class Controller:
         self.failures: deque[HandlerFailure] = deque(maxlen=failures_kept)
         self.on_failure = on_failure
         self._kick_mode = kick
+        self._kicks_begun = itertools.count()
+        self._kicks_ended = itertools.count()
         self._signum = default_signum() if signum is None else signum
         self._saved_handlers: dict[int, Any] = {}
         self._wakeup: tuple[Any, Any, int, Any] | None = None  # (rsock, wsock, prev fd, loop)
@@ -560,12 +572,23 @@ class Controller:
 
     def _kick(self) -> None:
         """Make the controller's thread dispatch soon. Called from foreign threads; O(1)."""
-        if self._doorbell is not None:
-            self._doorbell.schedule(self)
-        elif self._kick_mode == "signal":
-            _signal.pthread_kill(self._ident, self._signum)
-        else:
-            _thread.interrupt_main(self._signum)  # type: ignore[arg-type]
+        # why the two counters: close() must not restore SIG_DFL (whose action for a real-time
+        # signal is to kill the process) while a kick is between its `_closed` check and its
+        # pthread_kill. `next()` on a count is one C call, never split; close() stores
+        # `_closed` and then waits until begun == ended, so a kick either sees `_closed` or
+        # is waited for.
+        next(self._kicks_begun)
+        try:
+            if self._closed:
+                return
+            if self._doorbell is not None:
+                self._doorbell.schedule(self)
+            elif self._kick_mode == "signal":
+                _signal.pthread_kill(self._ident, self._signum)
+            else:
+                _thread.interrupt_main(self._signum)  # type: ignore[arg-type]
+        finally:
+            next(self._kicks_ended)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._dispatch(None, 0)
@@ -579,6 +602,14 @@ class Controller:
                 f"{self._signum}); bind each line to its own signal, or pass signum= to "
                 "Controller to move the kick signal"
             )
+        if signum == self._signum:
+            other = _kick_signals.get(signum)
+            if other is not None and not other._closed:
+                raise SignalInUse(
+                    f"signal {signum} is the kick signal of another open Controller; close it "
+                    "first, or pass signum=<another real-time signal> to this one"
+                )
+            _kick_signals[signum] = self
         self._saved_handlers[signum] = _signal.signal(signum, handler)
 
     def _maybe_attach_running_loop(self) -> None:
@@ -638,12 +669,8 @@ class Controller:
             except Exception:
                 pass
         self._sources.clear()
-        for signum, prev in self._saved_handlers.items():
-            try:
-                _signal.signal(signum, prev if prev is not None else _signal.SIG_DFL)
-            except (ValueError, OSError):
-                pass
-        self._saved_handlers.clear()
+        if self._saved_handlers:
+            self._restore_signals()
         if self._wakeup is not None:
             rsock, wsock, prev, loop = self._wakeup
             self._wakeup = None
@@ -661,6 +688,32 @@ class Controller:
                 pass
             rsock.close()
             wsock.close()
+
+    def _restore_signals(self) -> None:
+        kick = {self._signum} if self._signum in self._saved_handlers else set()
+        old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, kick) if kick else None
+        try:
+            # Wait (bounded) for kicks already past their `_closed` check, then consume the
+            # kick signals still pending for this thread, so none is delivered after SIG_DFL.
+            deadline = time.monotonic() + 1.0
+            while _count_of(self._kicks_begun) != _count_of(self._kicks_ended):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.0005)
+            if kick:
+                while _signal.sigtimedwait(kick, 0) is not None:
+                    pass
+            for signum, prev in self._saved_handlers.items():
+                try:
+                    _signal.signal(signum, prev if prev is not None else _signal.SIG_DFL)
+                except (ValueError, OSError):
+                    pass
+            self._saved_handlers.clear()
+            if _kick_signals.get(self._signum) is self:
+                del _kick_signals[self._signum]
+        finally:
+            if old_mask is not None:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
 
     @property
     def closed(self) -> bool:

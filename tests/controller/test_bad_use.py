@@ -77,3 +77,48 @@ def test_bad_masking_and_kick() -> None:
 def test_all_errors_share_a_base() -> None:
     for err in (InvalidPriority, LineExists, ControllerClosed, UnusedResource, SignalInUse):
         assert issubclass(err, ControllerError)
+
+
+def test_second_controller_on_the_same_kick_signal(ctl: Controller) -> None:
+    with pytest.raises(SignalInUse, match="another open Controller"):
+        Controller()
+    with Controller(signum=signal.SIGRTMIN + 6) as other:
+        assert not other.closed
+
+
+_CLOSE_UNDER_FIRE = """
+import threading
+from irqio.controller import Controller, ControllerClosed
+for round in range(20):
+    ctl = Controller()
+    line = ctl.line("x", 1, lambda: None)
+    go = threading.Event()
+    def hammer():
+        go.wait()
+        try:
+            while True:
+                line.pend()
+        except ControllerClosed:
+            pass
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    go.set()
+    for _ in range(20000):
+        pass
+    ctl.close()
+    for t in threads:
+        t.join()
+print("survived")
+"""
+
+
+def test_close_while_other_threads_pend_never_kills_the_process() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _CLOSE_UNDER_FIRE], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "survived" in out.stdout
