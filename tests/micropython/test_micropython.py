@@ -1,0 +1,56 @@
+"""irqio's core imports and runs under MicroPython (the WebAssembly build from the npm registry).
+
+Needs node and npm; the package is installed once into .cache/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CACHE = ROOT / ".cache" / "micropython-wasm"
+PACKAGE = "@micropython/micropython-webassembly-pyscript@1.27.0"
+
+
+@pytest.fixture(scope="module")
+def micropython() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed to run MicroPython's WebAssembly build")
+    entry = CACHE / "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"
+    if not entry.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PACKAGE],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"npm install {PACKAGE} failed:\n{done.stderr[-2000:]}"
+    return CACHE
+
+
+def run_on_micropython(cache: Path, script: Path) -> str:
+    done = subprocess.run(
+        ["node", str(HERE / "run.mjs"), str(cache), str(ROOT / "src"), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = done.stdout
+    assert done.returncode == 0 and "MICROPYTHON-OK" in out, out + done.stderr[-3000:]
+    return out
+
+
+def test_core_primitives_run_under_micropython(micropython: Path) -> None:
+    out = run_on_micropython(micropython, HERE / "core_on_micropython.py")
+    assert "impl micropython" in out
+    assert "rings 1 pending 1" in out  # two sets, one ring: coalesced
+    assert "woken [True, True, True] set False" in out  # every waiter, not only the last
+    assert "queue True True False 1 1 1" in out
+    assert "message 1 2" in out
+    assert "slots [0]" in out
