@@ -6,14 +6,14 @@ sample, plus a ring of the last 4096 samples for percentiles). This module summa
 records in task context: `Controller.stats()` returns a `Stats` snapshot with `to_json()`.
 
 * Per line: pends, runs, merged pends, failures; pend -> handler-start latency and handler run
-  time (min, p50, p99, max, mean, histogram).
+  time (min, p50, p90, p99, max, mean, histogram).
 * Per resource (and `critical()`): hold time (max, p99, ...).
 * Blame, per line: each resource (or ``critical()``) whose ceiling held the line back while it
   waited, how often, and the worst and total wait. A wait is blamed on a resource when the line
   was pended before the resource's exit and started in the dispatch that exit ran; the wait is
   pend -> start, so it also contains any handlers released at the same time and run first.
 
-Percentiles (p50, p99) are nearest-rank over the most recent samples (up to 4096 per line);
+Percentiles (p50, p90, p99) are nearest-rank over the most recent samples (up to 4096 per line);
 count, min, max and the histogram cover every sample.
 """
 
@@ -41,6 +41,7 @@ class Distribution:
     count: int = 0
     min_ns: int = 0
     p50_ns: int = 0
+    p90_ns: int = 0
     p99_ns: int = 0
     max_ns: int = 0
     mean_ns: float = 0.0
@@ -56,6 +57,7 @@ class Distribution:
             count=samples.count,
             min_ns=samples.min,
             p50_ns=_percentile(recent, 0.50),
+            p90_ns=_percentile(recent, 0.90),
             p99_ns=_percentile(recent, 0.99),
             max_ns=samples.max,
             mean_ns=samples.total / samples.count,

@@ -157,15 +157,20 @@ def run(console: Console, seconds: float = 1.5) -> bool:
     return ok
 
 
-def story_holds(results: dict[str, StoryResult]) -> tuple[bool, str]:
-    """The seed's relation, with margins for a noisy 2-core machine."""
-    idle = results["idle"].latency.p99_ns
-    res = results["resource"].latency.p99_ns
-    crit = results["critical"].latency.p99_ns
+def story_holds(results: dict[str, StoryResult], which: str = "p99") -> tuple[bool, str]:
+    """The seed's relation on percentile `which`, with margins for a noisy 2-core machine:
+    under critical() the urgent line waits at least half a section; under the ceiling-1
+    resource it stays within 2x idle (or a quarter section, whichever is larger: the GIL
+    hand-over alone is tens of µs) and below half the critical() figure. A controller whose
+    ceilings did not work would put the resource row next to the critical() row and fail."""
+    field = which + "_ns"
+    idle = getattr(results["idle"].latency, field)
+    res = getattr(results["resource"].latency, field)
+    crit = getattr(results["critical"].latency, field)
     section_ns = results["critical"].section_s * 1e9
     ok = crit >= 0.5 * section_ns and res <= max(2 * idle, 0.25 * section_ns) and res < crit / 2
     verdict = (
-        f"p99 idle {idle / 1e3:.0f} µs, under a ceiling-1 resource {res / 1e3:.0f} µs, "
+        f"{which} idle {idle / 1e3:.0f} µs, under a ceiling-1 resource {res / 1e3:.0f} µs, "
         f"under critical() {crit / 1e3:.0f} µs (section {section_ns / 1e3:.0f} µs): "
         + ("the ceiling keeps the urgent line at its idle latency" if ok else "relation FAILED")
     )
