@@ -1047,7 +1047,7 @@ class Bench:
             "wake_latency": [],
         }
         self.errors: list[str] = []
-        self.rt_samples: dict[tuple[str, str], tuple[str, list[list[int]]]] = {}
+        self.rt_samples: dict[tuple[str, str], tuple[str, list[list[int]], list[list[int]]]] = {}
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:
@@ -1102,18 +1102,22 @@ class Bench:
 
     # -- steps --
 
-    def _rt_row(self, lib: str, loop: str, measures: str, samples: list[int]) -> None:
-        s = trim(samples)
+    def _rt_row(
+        self, lib: str, loop: str, measures: str, samples: list[int], wakes: list[int]
+    ) -> None:
+        s, w = trim(samples), trim(wakes)
         if not s:
             raise CaseError("no samples")
         key = (lib, loop)
         if key not in self.rt_samples:
-            self.rt_samples[key] = (measures, [])
+            self.rt_samples[key] = (measures, [], [])
         self.rt_samples[key][1].append(s)
+        self.rt_samples[key][2].append(w)
 
     def _rt_rows(self) -> None:
-        for (lib, loop), (measures, blocks) in self.rt_samples.items():
+        for (lib, loop), (measures, blocks, wblocks) in self.rt_samples.items():
             pooled = [x for b in blocks for x in b]
+            wpooled = [x for b in wblocks for x in b]
             self.results["round_trip"].append(
                 {
                     "library": lib,
@@ -1123,6 +1127,7 @@ class Bench:
                     "blocks": len(blocks),
                     "p50_us": pctl(pooled, 0.5) / 1e3,
                     "p99_us": pctl(pooled, 0.99) / 1e3,
+                    "to_task_p50_us": pctl(wpooled, 0.5) / 1e3,
                     "block_p50s_us": [pctl(b, 0.5) / 1e3 for b in blocks],
                 }
             )
@@ -1142,21 +1147,24 @@ class Bench:
                 "aiologic SimpleQueue": AiologicQueueRT,
             }
             rt = makers[lib]()
-            samples, _ = run_case(
-                loop, lambda: rt_case(rt, sz.rt_rounds, sz.rt_seconds), sz.case_timeout
+            samples, wakes = run_case(
+                loop,
+                lambda: rt_case(rt, sz.rt_rounds, sz.rt_seconds, wake_stamps=True),
+                sz.case_timeout,
             )
-            self._rt_row(lib, loop, rt.measures, samples)
+            self._rt_row(lib, loop, rt.measures, samples, wakes)
 
         return go
 
     def _rt_trio(self) -> None:
-        samples, _ = trio_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
+        samples, wakes = trio_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
         self._rt_row(
             "trio",
             "trio",
             "thread: token.run_sync_soon(ev.set); task: await ev.wait(), fresh Event; "
             + REPLY_LOCK,
             samples,
+            wakes,
         )
 
     def _tp_row(self, lib: str, loop: str, r: TPResult) -> None:
@@ -1343,7 +1351,9 @@ def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list
                     "≤ 0.6 × asyncio Event+cst p50",
                     ratio,
                     ratio <= 0.6,
-                    f"{row['p50_us']:.1f} µs vs {base['p50_us']:.1f} µs",
+                    f"{row['p50_us']:.1f} µs vs {base['p50_us']:.1f} µs; thread → task half "
+                    f"{row['to_task_p50_us']:.1f} vs {base['to_task_p50_us']:.1f} µs = "
+                    f"{row['to_task_p50_us'] / base['to_task_p50_us']:.2f}×",
                 )
         for lib in ("irqio Queue get_batch", "irqio Queue get"):
             row = _find(results["throughput"], lib, loop)
@@ -1447,12 +1457,22 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
     rows = results["round_trip"]
     t = table(
         "Round trip thread → task → thread (µs)",
-        ["library", "loop", "rounds", "p50 µs", "p99 µs", "p50 ÷ asyncio"],
-        "irqio p50 ≤ 0.6 × asyncio Event+cst, same loop",
+        [
+            "library",
+            "loop",
+            "rounds",
+            "p50 µs",
+            "p99 µs",
+            "p50 ÷ aio",
+            "→task p50",
+            "→task ÷ aio",
+        ],
+        "irqio p50 ≤ 0.6× aio",
     )
     for r in rows:
         base = _find(rows, "asyncio Event+cst", r["loop"])
         ratio = f"{r['p50_us'] / base['p50_us']:.2f}" if base else "-"
+        fwd = f"{r['to_task_p50_us'] / base['to_task_p50_us']:.2f}" if base else "-"
         t.add_row(
             r["library"],
             r["loop"],
@@ -1460,6 +1480,8 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             f"{r['p50_us']:.1f}",
             f"{r['p99_us']:.1f}",
             ratio,
+            f"{r['to_task_p50_us']:.1f}",
+            fwd,
             _mark(r),
         )
     console.print(t)
@@ -1467,7 +1489,9 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
         console,
         rows,
         "p50/p99 over all rounds of the interleaved blocks (first 5 % of each block dropped); "
-        "p50 ÷ asyncio compares with asyncio Event+cst on the same loop",
+        "p50 ÷ aio: ratio to asyncio Event+cst (aio) on the same loop; →task p50: the "
+        "thread → task half of the same rounds (thread stamp before the signal to the task's "
+        "stamp on resume), and →task ÷ aio its ratio to asyncio's",
     )
 
     rows = results["throughput"]
