@@ -172,7 +172,7 @@ class _Parser:
 
     # -- the file ----------------------------------------------------------------------------
     def system(self, data: dict[str, Any], variant: str | None) -> System:
-        top = self.keys(data, "", {"system", "lines", "background", "resources"}, {"variants"})
+        top = self.keys(data, "", {"system", "lines", "background"}, {"resources", "variants"})
         variants = top.get("variants", {})
         if not isinstance(variants, dict):
             raise self.fail("variants", "must be a table of tables")
@@ -224,7 +224,7 @@ class _Parser:
                 raise self.fail(f"lines[{i}].name", f"duplicate or reserved name {name!r}")
 
         background = self.background(top["background"])
-        resources_raw = top["resources"]
+        resources_raw = top.get("resources", {})
         if not isinstance(resources_raw, dict):
             raise self.fail("resources", "must be a table of tables")
         for rname, r in resources_raw.items():

@@ -1,0 +1,119 @@
+"""Every validation error names the file, the key path and what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from irqio.timing import SystemFileError, load_system
+
+GOOD = """
+[system]
+name = "t"
+chip = "rp2040"
+policies = ["global", "source-mask"]
+
+[[lines]]
+name = "a"
+priority = 2
+nvic = "TIMER_IRQ_0"
+arrival = { kind = "periodic", period_us = 100 }
+handler = { instructions = 10, placement = "ram" }
+[[lines.sections]]
+name = "s"
+resource = "r"
+instructions = 4
+placement = "ram"
+
+[background]
+name = "bg"
+[[background.sections]]
+name = "s"
+resource = "r"
+rate_hz = 100
+instructions = 8
+placement = "flash"
+
+[resources.r]
+"""
+
+
+def error(write: Callable[[str], Path], text: str) -> str:
+    path = write(text)
+    with pytest.raises(SystemFileError) as info:
+        load_system(path)
+    msg = str(info.value)
+    assert msg.startswith(str(path)), msg  # names the file
+    return msg
+
+
+def test_good_file_loads(write_toml: Callable[[str], Path]) -> None:
+    s = load_system(write_toml(GOOD))
+    assert s.resources["r"].users == ("background", "a")
+    assert s.resources["r"].ceiling == 2  # computed from the users
+    assert s.line("a").arrival.gap == 12_500  # 100 µs at 125 MHz
+
+
+def test_unknown_key(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace('placement = "ram" }', 'placement = "ram", colour = 1 }', 1))
+    assert "lines[0].handler.colour" in msg and "unknown key" in msg
+    assert "allowed: footprint_bytes, instructions, placement" in msg
+
+
+def test_missing_field(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace("priority = 2\n", ""))
+    assert "lines[0].priority: missing required key" in msg
+
+
+def test_priority_the_chip_lacks(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace("priority = 2", "priority = 9"))
+    assert "lines[0].priority" in msg and "allowed 1..4" in msg and "rp2040" in msg
+
+
+def test_negative_period(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace("period_us = 100", "period_us = -5"))
+    assert "lines[0].arrival.period_us: must be >= 0" in msg
+
+
+def test_resource_nobody_uses(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD + "[resources.lonely]\n")
+    assert "resources.lonely: resource nobody uses" in msg
+
+
+def test_unknown_resource(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace('resource = "r"', 'resource = "q"', 1))
+    assert "lines[0].sections[0].resource" in msg and "declared: r" in msg
+
+
+def test_basepri_on_a_chip_without_it(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace('"global", "source-mask"', '"basepri"'))
+    assert "system.policies[0]" in msg and "no BASEPRI" in msg
+
+
+def test_unknown_policy_and_placement(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace('"global", "source-mask"', '"yolo"'))
+    assert "allowed: global, ram, basepri, source-mask, pin-mask" in msg
+    msg = error(write_toml, GOOD.replace('placement = "ram" }', 'placement = "rom" }', 1))
+    assert "lines[0].handler.placement" in msg and "allowed: ram, flash" in msg
+
+
+def test_pin_on_the_wrong_nvic_line(write_toml: Callable[[str], Path]) -> None:
+    msg = error(write_toml, GOOD.replace('nvic = "TIMER_IRQ_0"', 'nvic = "TIMER_IRQ_0"\npin = 3'))
+    assert "lines[0].nvic" in msg and "allowed: IO_IRQ_BANK0" in msg
+
+
+def test_unknown_chip_and_bad_toml(write_toml: Callable[[str], Path]) -> None:
+    assert "system.chip" in error(write_toml, GOOD.replace('"rp2040"', '"z80"'))
+    assert "not valid TOML" in error(write_toml, "[system\n")
+
+
+def test_unknown_variant(write_toml: Callable[[str], Path]) -> None:
+    with pytest.raises(SystemFileError, match="no variant 'x'"):
+        load_system(write_toml(GOOD), "x")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SystemFileError, match="file not found"):
+        load_system(tmp_path / "none.toml")
