@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from irqio.controller import Controller
-from irqio.demo.ceiling import MODES, run_story, story_holds
+from irqio.demo.ceiling import MODES, run_story, story_verdict
 from irqio.resource import Resource
 
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     n = 2_000 if args.quick else 50_000
 
     stories = {mode: run_story(mode, seconds=seconds, max_pends=10**6) for mode in MODES}
-    ok, verdict = story_holds(stories)
+    ok, verdict = story_verdict(stories)
     costs = measure_costs(n)
     result: dict[str, Any] = {
         "python": sys.version.split()[0],
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             for mode, r in stories.items()
         },
         "story_holds": ok,
+        "story_verdict": verdict,
         "costs_ns": costs,
     }
     if args.json:

