@@ -122,3 +122,27 @@ def test_close_while_other_threads_pend_never_kills_the_process() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "survived" in out.stdout
+
+
+_KICK_IN_FLIGHT = """
+import signal, threading
+from irqio.controller import Controller
+ctl = Controller()
+sig = ctl._signum
+signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+signal.pthread_kill(threading.get_ident(), sig)  # a kick sent but not yet delivered
+ctl.close()  # must consume it before restoring SIG_DFL
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})  # a leftover kick would kill us here
+print("survived")
+"""
+
+
+def test_close_consumes_a_kick_in_flight() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _KICK_IN_FLIGHT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr)
+    assert "survived" in out.stdout

@@ -337,3 +337,34 @@ def test_handler_wakes_task_through_a_primitive(ctl: Controller) -> None:
 
     got, runs = asyncio.run(main())
     assert got == list(range(1, runs + 1))  # every run delivered, in order
+
+
+def test_interrupt_main_coexists_with_asyncio_signal_handlers() -> None:
+    """asyncio's add_signal_handler owns the wakeup fd (its self-pipe): the controller keeps
+    it, is woken through it, and leaves it in place on close."""
+
+    async def main() -> tuple[int, bool]:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: None)
+        try:
+            asyncio_fd = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(asyncio_fd)
+            ran = threading.Event()
+            with Controller(kick="interrupt_main") as ctl:
+                line = ctl.line("x", 1, ran.set)
+                t = threading.Thread(target=lambda: (time.sleep(0.02), line.pend()))
+                t.start()
+                start = loop.time()
+                while not ran.is_set() and loop.time() - start < 5:
+                    await asyncio.sleep(1.0)
+                t.join()
+                runs = line.runs
+            now = signal.set_wakeup_fd(-1)
+            signal.set_wakeup_fd(now)
+            return runs, now == asyncio_fd
+        finally:
+            loop.remove_signal_handler(signal.SIGUSR1)
+
+    runs, kept = asyncio.run(main())
+    assert runs == 1
+    assert kept
