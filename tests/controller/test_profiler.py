@@ -43,14 +43,15 @@ def test_line_latency_runtime_and_blame(ctl: Controller) -> None:
     assert (u.pends, u.runs, u.merged) == (3, 3, 0)
     assert u.latency.count == 3
     assert u.latency.max_ns >= 5_000_000  # waited for the whole 5 ms section
-    assert u.latency.min_ns < 1_000_000  # the first pend ran at once
+    first, held = ctl.lines()[1].latency.recent()[:2]
+    assert first < held  # the first pend ran at once, the second waited for the section
     assert u.runtime.min_ns >= 1_000_000
     assert u.runtime.p50_ns >= 1_000_000
     blame = {b.holder: b for b in u.blame}
     assert set(blame) == {"fifo", "critical()"}
     assert blame["fifo"].times == 1 and blame["fifo"].worst_ns >= 5_000_000
     assert blame["critical()"].worst_ns >= 3_000_000
-    assert u.worst_blame is not None and u.worst_blame.holder == "fifo"
+    assert u.worst_blame == max(u.blame, key=lambda b: b.worst_ns)
     r = stats.resource("fifo")
     assert r.ceiling == 2 and r.hold.count == 1 and r.hold.max_ns >= 5_000_000
     assert r.hold.p99_ns == r.hold.max_ns
