@@ -23,7 +23,14 @@ name = "idle"
 """
 
 
-def line(name: str, prio: int, times: list[int], instructions: int, placement: str = "ram", extra: str = "") -> str:
+def line(
+    name: str,
+    prio: int,
+    times: list[int],
+    instructions: int,
+    placement: str = "ram",
+    extra: str = "",
+) -> str:
     return f"""
 [[lines]]
 name = "{name}"
@@ -35,7 +42,9 @@ handler = {{ instructions = {instructions}, placement = "{placement}" }}
 """
 
 
-def run(write: Callable[[str], Path], body: str, policy: str = "global") -> dict[str, tuple[list[int], list[int]]]:
+def run(
+    write: Callable[[str], Path], body: str, policy: str = "global"
+) -> dict[str, tuple[list[int], list[int]]]:
     system = load_system(write(HEAD + body))
     result = simulate(system, policy, seconds=1e-5)  # 1250 cycles
     return {n: (s.latencies, s.responses) for n, s in result.stats.items()}
@@ -90,7 +99,9 @@ placement = "flash"
 """
 
 
-def masked_system(policy: str, write: Callable[[str], Path]) -> dict[str, tuple[list[int], list[int]]]:
+def masked_system(
+    policy: str, write: Callable[[str], Path]
+) -> dict[str, tuple[list[int], list[int]]]:
     # low: handler of 8 flash instructions around a section of 8 flash instructions (all cold):
     #   arrives 0, entry to 15, line 1 miss to 71 + 4 cycles -> 75 (latency 71)
     #   section at 75: line miss to 131 + 4 -> 135, line miss to 191 + 4 -> 195: mask released
@@ -98,7 +109,9 @@ def masked_system(policy: str, write: Callable[[str], Path]) -> dict[str, tuple[
     # high uses r too (so the section keeps it out); urgent does not use r.
     body = (
         line("low", 1, [0], 8, "flash", SECTION_LOW)
-        + line("high", 2, [80], 10, "ram", SECTION_LOW.replace('"flash"', '"ram"').replace("8", "2"))
+        + line(
+            "high", 2, [80], 10, "ram", SECTION_LOW.replace('"flash"', '"ram"').replace("8", "2")
+        )
         + line("urgent", 3, [80], 10)
         + "[resources.r]\n"
     )

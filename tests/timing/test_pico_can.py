@@ -1,4 +1,5 @@
-"""The seed, reproduced: examples/pico-can.toml (Tindell, "Raspberry Pi Pico Priority Inversion")."""
+"""The seed, reproduced: examples/pico-can.toml (Tindell, "Raspberry Pi Pico Priority
+Inversion", 2021)."""
 
 from __future__ import annotations
 

@@ -23,20 +23,36 @@ def systems(draw: Any) -> dict[str, Any]:
     lines = []
     for i in range(draw(st.integers(1, 4))):
         sections = [
-            {"name": f"s{k}", "resource": draw(st.sampled_from(resources)),
-             "instructions": draw(st.integers(1, 24)), "placement": draw(placements),
-             "data_loads": draw(st.integers(0, 2))}
+            {
+                "name": f"s{k}",
+                "resource": draw(st.sampled_from(resources)),
+                "instructions": draw(st.integers(1, 24)),
+                "placement": draw(placements),
+                "data_loads": draw(st.integers(0, 2)),
+            }
             for k in range(draw(st.integers(0, 1)))
         ]
         line: dict[str, Any] = {
             "name": f"l{i}",
             "priority": draw(st.integers(1, min(levels, 4))),
-            "arrival": draw(st.one_of(
-                st.builds(lambda p, j: {"kind": "periodic", "period_cycles": p, "jitter_cycles": j},
-                          st.integers(4000, 20000), st.integers(0, 500)),
-                st.builds(lambda g, x: {"kind": "sporadic", "min_gap_cycles": g, "mean_gap_cycles": g + x},
-                          st.integers(4000, 20000), st.integers(0, 20000)),
-            )),
+            "arrival": draw(
+                st.one_of(
+                    st.builds(
+                        lambda p, j: {"kind": "periodic", "period_cycles": p, "jitter_cycles": j},
+                        st.integers(4000, 20000),
+                        st.integers(0, 500),
+                    ),
+                    st.builds(
+                        lambda g, x: {
+                            "kind": "sporadic",
+                            "min_gap_cycles": g,
+                            "mean_gap_cycles": g + x,
+                        },
+                        st.integers(4000, 20000),
+                        st.integers(0, 20000),
+                    ),
+                )
+            ),
             "handler": {"instructions": draw(st.integers(1, 40)), "placement": draw(placements)},
             "sections": sections,
         }
@@ -47,18 +63,31 @@ def systems(draw: Any) -> dict[str, Any]:
             line["nvic"] = f"IRQ{i}"
         lines.append(line)
     bg_sections = [
-        {"name": f"b{k}", "resource": r, "rate_hz": draw(st.integers(1000, 50000)),
-         "instructions": draw(st.integers(1, 64)), "placement": draw(placements),
-         "data_loads": draw(st.integers(0, 3))}
+        {
+            "name": f"b{k}",
+            "resource": r,
+            "rate_hz": draw(st.integers(1000, 50000)),
+            "instructions": draw(st.integers(1, 64)),
+            "placement": draw(placements),
+            "data_loads": draw(st.integers(0, 3)),
+        }
         for k, r in enumerate(resources)
     ]
     policies = [p for p in POLICIES if chip != "rp2040" or p != "basepri"]
     return {
-        "system": {"name": "random", "chip": chip, "cpi": draw(st.sampled_from([1, 1.5, 2])),
-                   "seed": draw(st.integers(0, 1000)), "policies": policies},
+        "system": {
+            "name": "random",
+            "chip": chip,
+            "cpi": draw(st.sampled_from([1, 1.5, 2])),
+            "seed": draw(st.integers(0, 1000)),
+            "policies": policies,
+        },
         "lines": lines,
-        "background": {"name": "bg", "misses_per_kinstr": draw(st.sampled_from([0, 20, 80])),
-                       "sections": bg_sections},
+        "background": {
+            "name": "bg",
+            "misses_per_kinstr": draw(st.sampled_from([0, 20, 80])),
+            "sections": bg_sections,
+        },
         "resources": {r: {} for r in resources},
     }
 
@@ -74,5 +103,9 @@ def test_simulation_never_exceeds_the_bound(data: dict[str, Any]) -> None:
             b = bounds[name]
             if b.start is not None and stats.latencies:
                 assert max(stats.latencies) <= b.start, (policy, name, max(stats.latencies), b)
-            if b.response is not None and stats.responses and b.response <= system.line(name).arrival.gap:
+            if (
+                b.response is not None
+                and stats.responses
+                and b.response <= system.line(name).arrival.gap
+            ):
                 assert max(stats.responses) <= b.response, (policy, name, max(stats.responses), b)

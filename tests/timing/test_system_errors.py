@@ -57,7 +57,9 @@ def test_good_file_loads(write_toml: Callable[[str], Path]) -> None:
 
 
 def test_unknown_key(write_toml: Callable[[str], Path]) -> None:
-    msg = error(write_toml, GOOD.replace('placement = "ram" }', 'placement = "ram", colour = 1 }', 1))
+    msg = error(
+        write_toml, GOOD.replace('placement = "ram" }', 'placement = "ram", colour = 1 }', 1)
+    )
     assert "lines[0].handler.colour" in msg and "unknown key" in msg
     assert "allowed: footprint_bytes, instructions, placement" in msg
 

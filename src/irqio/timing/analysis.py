@@ -79,9 +79,13 @@ def analyze(system: System, policy: str) -> list[Bound]:
     bg_secs = []
     for s in system.background.sections:
         body = comp.section(BACKGROUND, s)
-        bg_secs.append((s.resource + ":" + s.name, comp.wcet(body), any(a != RAM for a, _ in body.steps)))
+        bg_secs.append(
+            (s.resource + ":" + s.name, comp.wcet(body), any(a != RAM for a, _ in body.steps))
+        )
     owners.append((BACKGROUND, 0, bg_secs))
-    flash_code = {BACKGROUND: system.background.misses_per_kinstr > 0 or any(f for *_, f in bg_secs)}
+    flash_code = {
+        BACKGROUND: system.background.misses_per_kinstr > 0 or any(f for *_, f in bg_secs)
+    }
     for ln in system.lines:
         secs = []
         for s in ln.handler.sections:
@@ -106,8 +110,11 @@ def analyze(system: System, policy: str) -> list[Bound]:
                 if not mask.blocks(ln, li):
                     continue
                 extra = tuple(
-                    k.name for k in system.lines
-                    if k.name != ln.name and level[k.name] < li and level[k.name] > lv
+                    k.name
+                    for k in system.lines
+                    if k.name != ln.name
+                    and level[k.name] < li
+                    and level[k.name] > lv
                     and not mask.blocks(k, level[k.name])
                 )
                 cands.append(_Candidate(f"{owner}/{key.split(':', 1)[1]}", cycles, extra))
@@ -120,9 +127,9 @@ def analyze(system: System, policy: str) -> list[Bound]:
             start, _ = response_time(p.entry_cycles + first_fetch, cand.cycles, inter)
             resp, _ = response_time(p.entry_cycles + wcet[ln.name], cand.cycles, inter)
             # Unbounded (None) sorts above every number.
-            key = (start is None, start or 0, cand)
-            if worst_start is None or key[:2] > worst_start[:2]:
-                worst_start = key
+            candidate = (start is None, start or 0, cand)
+            if worst_start is None or candidate[:2] > worst_start[:2]:
+                worst_start = candidate
             worst_resp = max(worst_resp, (resp is None, resp or 0))
         assert worst_start is not None  # why: the "none" candidate is always there
         unbounded, start_cycles, cand = worst_start

@@ -1,4 +1,4 @@
-"""`irqio analyze FILE`: response-time bounds per line and policy, and what sets each blocking term."""
+"""`irqio analyze FILE`: response-time bounds per line and policy, and what sets each blocking."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def as_json(system: System, bounds: dict[str, list[Bound]]) -> dict[str, Any]:
 
 
 def print_table(system: System, bounds: dict[str, list[Bound]]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from irqio.timing.console import table_console
 
     us = system.profile.us
     p = system.profile
@@ -65,8 +66,19 @@ def print_table(system: System, bounds: dict[str, list[Bound]]) -> None:
         title=f"{system.name}{' / ' + system.variant if system.variant else ''}: worst-case bounds "
         f"({p.name}, {p.clock_hz / 1e6:g} MHz, flash miss {p.flash_miss_cycles} cycles)"
     )
-    for col in ("line", "prio", "hw", "policy", "start µs", "response µs", "blocking cycles", "set by"):
-        table.add_column(col, justify="right" if col not in ("line", "policy", "set by") else "left")
+    for col in (
+        "line",
+        "prio",
+        "hw",
+        "policy",
+        "start µs",
+        "response µs",
+        "blocking cycles",
+        "set by",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("line", "policy", "set by") else "left"
+        )
     policies = list(bounds)
     for i, line in enumerate(system.lines):
         for pol in policies:
@@ -83,4 +95,4 @@ def print_table(system: System, bounds: dict[str, list[Bound]]) -> None:
                 b.blocked_by,
                 end_section=pol == policies[-1] and i < len(system.lines) - 1,
             )
-    Console().print(table)
+    table_console().print(table)

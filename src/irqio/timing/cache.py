@@ -15,7 +15,9 @@ import random
 
 
 class SetAssociativeCache:
-    def __init__(self, size_bytes: int, ways: int, line_bytes: int, rng: random.Random | None = None):
+    def __init__(
+        self, size_bytes: int, ways: int, line_bytes: int, rng: random.Random | None = None
+    ):
         if size_bytes % (ways * line_bytes):
             raise ValueError("size must be a multiple of ways x line size")
         self.ways = ways

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 
 from irqio.timing.cache import SetAssociativeCache
 from irqio.timing.masks import NONE, Mask, section_mask
-from irqio.timing.program import RAM, Body, Compiler, Layout
+from irqio.timing.program import Body, Compiler, Layout
 from irqio.timing.system import Line, Section, System
 
 VM = -2  # a step of background VM code (statistical, see module docstring)
-INF = float("inf")
+INF = 1 << 62  # "never": an int, so times stay ints
 
 
 @dataclass
@@ -73,7 +73,9 @@ class _Frame:
 
 
 class Simulator:
-    def __init__(self, system: System, policy: str, seed: int | None = None, trace_limit: int = 0) -> None:
+    def __init__(
+        self, system: System, policy: str, seed: int | None = None, trace_limit: int = 0
+    ) -> None:
         self.system = system
         self.policy = policy
         p = system.profile
@@ -81,13 +83,18 @@ class Simulator:
         self.seed = system.seed if seed is None else seed
         self.rng = random.Random(f"{self.seed}:{policy}:vm")
         self.cache = SetAssociativeCache(
-            p.cache.size_bytes, p.cache.ways, p.cache.line_bytes, random.Random(f"{self.seed}:cache")
+            p.cache.size_bytes,
+            p.cache.ways,
+            p.cache.line_bytes,
+            random.Random(f"{self.seed}:cache"),
         )
         self.miss = p.flash_miss_cycles
         layout = Layout(system)
         self.compiler = Compiler(system, layout, policy)
         self.bodies = {ln.name: self.compiler.handler(ln.name) for ln in system.lines}
-        self.bg_sections = [self.compiler.section("background", s) for s in system.background.sections]
+        self.bg_sections = [
+            self.compiler.section("background", s) for s in system.background.sections
+        ]
         rates = [s.rate_hz for s in system.background.sections]
         self.bg_rate = sum(rates) / p.clock_hz  # section starts per VM cycle
         self.bg_weights = rates
@@ -102,6 +109,11 @@ class Simulator:
         self.mask_cache: dict[tuple[str, int], Mask] = {}
         self.trace_limit = trace_limit
         self.trace: list[tuple[int, str, str, int]] = []
+        self.truncated = False
+        self.t = 0
+        self.pending: dict[str, int] = {}
+        self.mask = NONE
+        self.frames: list[_Frame] = []
 
     # -- arrivals ------------------------------------------------------------------------------
     def _arrivals(self, line: Line, until: int) -> list[int]:
@@ -145,8 +157,17 @@ class Simulator:
         m = self.mask
         if m.primask:
             return self.p.priority_levels + 1
-        return max(m.basepri, max((self.levels[ln.name] for ln in self.system.lines
-                                   if m.blocks(ln, self.levels[ln.name])), default=0))
+        return max(
+            m.basepri,
+            max(
+                (
+                    self.levels[ln.name]
+                    for ln in self.system.lines
+                    if m.blocks(ln, self.levels[ln.name])
+                ),
+                default=0,
+            ),
+        )
 
     def _best(self) -> Line | None:
         """The line the NVIC would take now, if any."""
@@ -168,7 +189,7 @@ class Simulator:
 
     # -- steps -------------------------------------------------------------------------------
     def _bg_next(self) -> Body:
-        """The VM's next stretch: plain VM code until its next critical section, then the section."""
+        """The VM's next stretch: plain VM code up to its next critical section, then it."""
         if not self.bg_sections:
             return Body([(VM, 1 << 40)])
         run = max(1, round(self.rng.expovariate(self.bg_rate)))
@@ -189,7 +210,6 @@ class Simulator:
         if addr >= 0 and not self.cache.access(addr):
             stall = self.miss
             self._record("miss", "flash", 1)
-            self.misses_at.append((t, t + stall))
         f.started = True
         f.sampled = False
         f.stall_end = t + stall
@@ -225,8 +245,7 @@ class Simulator:
         stats = {ln.name: LineStats() for ln in self.system.lines}
         self.t = 0
         self.truncated = False
-        self.misses_at: list[tuple[int, int]] = []
-        self.pending: dict[str, int] = {}
+        self.pending = {}
         self.mask = NONE
         self.frames = [_Frame(0, None, self._bg_next())]
         phase, phase_end = "run", 0
@@ -266,7 +285,7 @@ class Simulator:
                 continue
             if t_local >= until:
                 break
-            self.t = int(t_local)
+            self.t = t_local
             events += 1
             if phase == "run":
                 if f.started and self.t >= f.step_end:
@@ -339,8 +358,13 @@ class Simulator:
         self._record("active", f.line.name, 0)
 
 
-def simulate(system: System, policy: str, seconds: float | None = None, seed: int | None = None,
-             trace_limit: int = 0) -> SimResult:
+def simulate(
+    system: System,
+    policy: str,
+    seconds: float | None = None,
+    seed: int | None = None,
+    trace_limit: int = 0,
+) -> SimResult:
     sim = Simulator(system, policy, seed=seed, trace_limit=trace_limit)
     cycles = None if seconds is None else round(seconds * system.profile.clock_hz)
     return sim.run(cycles)

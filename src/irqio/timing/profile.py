@@ -75,7 +75,9 @@ class ChipProfile:
         """The XIP miss cost scales with the QSPI clock divider (reference §1.1)."""
         if self.flash_sck_per_line is None:
             raise ValueError(f"{self.name} has no flash clock divider")
-        return replace(self, flash_clkdiv=clkdiv, flash_miss_cycles=clkdiv * self.flash_sck_per_line)
+        return replace(
+            self, flash_clkdiv=clkdiv, flash_miss_cycles=clkdiv * self.flash_sck_per_line
+        )
 
     def us(self, cycles: float) -> float:
         return cycles * 1e6 / self.clock_hz
@@ -115,7 +117,7 @@ class _Reader:
         if entry is None and optional:
             return None
         if not isinstance(entry, dict) or set(entry) != {"value", "source"}:
-            raise SystemFileError(self.path, path, "must be { value = ..., source = \"...\" }")
+            raise SystemFileError(self.path, path, 'must be { value = ..., source = "..." }')
         value, source = entry["value"], entry["source"]
         if not isinstance(source, str) or not source.strip():
             raise SystemFileError(self.path, f"{path}.source", "every number needs a source")

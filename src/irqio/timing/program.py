@@ -79,13 +79,18 @@ def code_steps(
     return steps
 
 
-def with_data_loads(steps: list[tuple[int, int]], loads: int, base: int, line_bytes: int) -> list[tuple[int, int]]:
-    """Spread `loads` const-data fetches (flash lines, zero extra cycles) evenly through the code."""
+def with_data_loads(
+    steps: list[tuple[int, int]], loads: int, base: int, line_bytes: int
+) -> list[tuple[int, int]]:
+    """Spread `loads` const-data fetches (flash lines, no extra cycles) evenly through the code."""
     if loads == 0:
         return steps
     if len(steps) == 1 and steps[0][0] == RAM:  # split RAM code so loads land inside it
         total = steps[0][1]
-        steps = [(RAM, total * (k + 1) // (loads + 1) - total * k // (loads + 1)) for k in range(loads + 1)]
+        steps = [
+            (RAM, total * (k + 1) // (loads + 1) - total * k // (loads + 1))
+            for k in range(loads + 1)
+        ]
     out: list[tuple[int, int]] = []
     placed = 0
     for i, step in enumerate(steps):
@@ -111,8 +116,13 @@ class Compiler:
         placement = "ram" if self.policy == "ram" else s.placement
         size = s.instructions * self.p.instruction_bytes
         steps = code_steps(
-            s.instructions, self.system.cpi, placement, self.layout.code[key], size,
-            self.p.instruction_bytes, self.p.cache.line_bytes,
+            s.instructions,
+            self.system.cpi,
+            placement,
+            self.layout.code[key],
+            size,
+            self.p.instruction_bytes,
+            self.p.cache.line_bytes,
         )
         # Const data stays in flash whatever the policy: the post's warning about `const` data.
         steps = with_data_loads(steps, s.data_loads, self.layout.data[key], self.p.cache.line_bytes)
@@ -122,10 +132,15 @@ class Compiler:
         line = self.system.line(name)
         h = line.handler
         plain = code_steps(
-            h.instructions, self.system.cpi, h.placement, self.layout.code[name], h.footprint_bytes,
-            self.p.instruction_bytes, self.p.cache.line_bytes,
+            h.instructions,
+            self.system.cpi,
+            h.placement,
+            self.layout.code[name],
+            h.footprint_bytes,
+            self.p.instruction_bytes,
+            self.p.cache.line_bytes,
         )
-        # Order: first half of the plain code, the sections, the rest (documented in docs/timing.md).
+        # Order: first half of the plain code, the sections, the rest (see docs/timing.md).
         half = (len(plain) + 1) // 2 if len(plain) > 1 else len(plain)
         body = Body(plain[:half])
         for s in h.sections:

@@ -19,11 +19,20 @@ TRACE_LIMIT = 2_000_000  # events kept for the VCD / Perfetto files (memory guar
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="system TOML (see docs/timing.md)")
-    parser.add_argument("--policy", action="append", choices=POLICIES, help="policy to simulate (repeatable; default: the file's list)")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        choices=POLICIES,
+        help="policy to simulate (repeatable; default: the file's list)",
+    )
     parser.add_argument("--variant", help="a [variants.NAME] of the file, e.g. bank-trap")
-    parser.add_argument("--seconds", type=float, help="simulated seconds per policy (default: the file's)")
+    parser.add_argument(
+        "--seconds", type=float, help="simulated seconds per policy (default: the file's)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default: the file's)")
-    parser.add_argument("--out", type=Path, help="directory for the VCD, Perfetto trace JSON and PNG plots")
+    parser.add_argument(
+        "--out", type=Path, help="directory for the VCD, Perfetto trace JSON and PNG plots"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -33,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         policies = check_policies(system, args.policy)
         if args.seconds is not None and args.seconds <= 0:
             raise SystemFileError(args.file, "--seconds", "must be > 0")
-        results = simulate_all(system, policies, args.seconds, args.seed, trace=args.out is not None, quiet=args.json)
+        results = simulate_all(
+            system, policies, args.seconds, args.seed, trace=args.out is not None, quiet=args.json
+        )
         bounds = {pol: analyze(system, pol) for pol in policies}
         summaries = {pol: summarize(results[pol], bounds[pol]) for pol in policies}
         files: list[str] = []
@@ -57,14 +68,22 @@ def check_policies(system: System, wanted: list[str] | None) -> list[str]:
     for pol in policies:
         if pol == "basepri" and not system.profile.basepri:
             raise SystemFileError(
-                system.path, "--policy", f"chip {system.profile.name} has no BASEPRI; allowed: "
+                system.path,
+                "--policy",
+                f"chip {system.profile.name} has no BASEPRI; allowed: "
                 + ", ".join(p for p in POLICIES if p != "basepri"),
             )
     return policies
 
 
 def simulate_all(
-    system: System, policies: list[str], seconds: float | None, seed: int | None, *, trace: bool, quiet: bool
+    system: System,
+    policies: list[str],
+    seconds: float | None,
+    seed: int | None,
+    *,
+    trace: bool,
+    quiet: bool,
 ) -> dict[str, SimResult]:
     from rich.progress import Progress
 
@@ -100,7 +119,12 @@ def write_outputs(system: System, results: dict[str, SimResult], out: Path) -> l
     return files
 
 
-def as_json(system: System, results: dict[str, SimResult], summaries: dict[str, list[LatencySummary]], files: list[str]) -> dict[str, Any]:
+def as_json(
+    system: System,
+    results: dict[str, SimResult],
+    summaries: dict[str, list[LatencySummary]],
+    files: list[str],
+) -> dict[str, Any]:
     us = system.profile.us
     return {
         "system": system.name,
@@ -119,26 +143,46 @@ def as_json(system: System, results: dict[str, SimResult], summaries: dict[str, 
     }
 
 
-def print_table(system: System, summaries: dict[str, list[LatencySummary]], files: list[str]) -> None:
-    from rich.console import Console
+def print_table(
+    system: System, summaries: dict[str, list[LatencySummary]], files: list[str]
+) -> None:
     from rich.table import Table
 
+    from irqio.timing.console import table_console
+
     us = system.profile.us
-    title = f"{system.name}{' / ' + system.variant if system.variant else ''}: start latency (arrival -> first handler instruction)"
+    name = system.name + (f" / {system.variant}" if system.variant else "")
+    title = f"{name}: start latency (arrival -> first handler instruction)"
     table = Table(title=title)
-    for col in ("line", "policy", "min µs", "p50 µs", "p99 µs", "max µs", "max cycles", "bound µs", "n"):
+    for col in (
+        "line",
+        "policy",
+        "min µs",
+        "p50 µs",
+        "p99 µs",
+        "max µs",
+        "max cycles",
+        "bound µs",
+        "n",
+    ):
         table.add_column(col, justify="left" if col in ("line", "policy") else "right")
     policies = list(summaries)
     for i, line in enumerate(system.lines):
         for pol in policies:
             s = next(x for x in summaries[pol] if x.line == line.name)
             table.add_row(
-                line.name if pol == policies[0] else "", pol,
-                f"{us(s.min):.2f}", f"{us(s.p50):.2f}", f"{us(s.p99):.2f}", f"{us(s.max):.2f}",
-                str(s.max), "∞" if s.bound is None else f"{us(s.bound):.2f}", str(s.count),
+                line.name if pol == policies[0] else "",
+                pol,
+                f"{us(s.min):.2f}",
+                f"{us(s.p50):.2f}",
+                f"{us(s.p99):.2f}",
+                f"{us(s.max):.2f}",
+                str(s.max),
+                "∞" if s.bound is None else f"{us(s.bound):.2f}",
+                str(s.count),
                 end_section=pol == policies[-1] and i < len(system.lines) - 1,
             )
-    console = Console()
+    console = table_console()
     console.print(table)
     for f in files:
         console.print(f"wrote {f}")

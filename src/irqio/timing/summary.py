@@ -47,9 +47,15 @@ def summarize(result: SimResult, bounds: list[Bound] | None = None) -> list[Late
         bound = by_line[line.name].start if line.name in by_line else None
         out.append(
             LatencySummary(
-                line.name, result.policy, len(values), st.overruns,
-                values[0] if values else 0, percentile(values, 50), percentile(values, 99),
-                values[-1] if values else 0, bound,
+                line.name,
+                result.policy,
+                len(values),
+                st.overruns,
+                values[0] if values else 0,
+                percentile(values, 50),
+                percentile(values, 99),
+                values[-1] if values else 0,
+                bound,
             )
         )
     return out

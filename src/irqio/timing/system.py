@@ -7,6 +7,7 @@ naming the file, the key path and what is allowed. See docs/timing.md for every 
 from __future__ import annotations
 
 import copy
+import itertools
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -195,9 +196,13 @@ class _Parser:
         chip = self.choice(head["chip"], "system.chip", profile_names())
         profile = load_profile(chip)
         if "clock_hz" in head:
-            profile = profile.with_clock(int(self.number(head["clock_hz"], "system.clock_hz", minimum=1, integer=True)))
+            profile = profile.with_clock(
+                int(self.number(head["clock_hz"], "system.clock_hz", minimum=1, integer=True))
+            )
         if "flash_clkdiv" in head:
-            div = int(self.number(head["flash_clkdiv"], "system.flash_clkdiv", minimum=1, integer=True))
+            div = int(
+                self.number(head["flash_clkdiv"], "system.flash_clkdiv", minimum=1, integer=True)
+            )
             if profile.flash_sck_per_line is None:
                 raise self.fail("system.flash_clkdiv", f"chip {chip} has no flash clock divider")
             profile = profile.with_flash_clkdiv(div)
@@ -205,7 +210,9 @@ class _Parser:
         cpi = float(self.number(head.get("cpi", 1.0), "system.cpi", minimum=1))
         policies = head.get("policies", list(POLICIES))
         if not isinstance(policies, list) or not policies:
-            raise self.fail("system.policies", f"must be a non-empty list of: {', '.join(POLICIES)}")
+            raise self.fail(
+                "system.policies", f"must be a non-empty list of: {', '.join(POLICIES)}"
+            )
         for i, pol in enumerate(policies):
             self.choice(pol, f"system.policies[{i}]", POLICIES)
             if pol == "basepri" and not profile.basepri:
@@ -272,7 +279,12 @@ class _Parser:
 
     def line(self, raw: Any, i: int) -> Line:
         key = f"lines[{i}]"
-        t = self.keys(raw, key, {"name", "priority", "arrival", "handler"}, {"pin", "nvic", "sections", "description"})
+        t = self.keys(
+            raw,
+            key,
+            {"name", "priority", "arrival", "handler"},
+            {"pin", "nvic", "sections", "description"},
+        )
         levels = self.profile.priority_levels
         pr = t["priority"]
         if isinstance(pr, bool) or not isinstance(pr, int) or not 1 <= pr <= levels:
@@ -287,7 +299,9 @@ class _Parser:
             pin = int(self.number(pin, f"{key}.pin", integer=True))
             bank = self.profile.pin_line(pin)
             if bank is None:
-                raise self.fail(f"{key}.pin", f"chip {self.profile.name} has pins 0..{self.profile.pins - 1}")
+                raise self.fail(
+                    f"{key}.pin", f"chip {self.profile.name} has pins 0..{self.profile.pins - 1}"
+                )
             if nvic is not None and nvic != bank:
                 raise self.fail(
                     f"{key}.nvic",
@@ -301,7 +315,9 @@ class _Parser:
             self.section(s, f"{key}.sections[{j}]", background=False)
             for j, s in enumerate(self.array(t.get("sections", []), f"{key}.sections"))
         )
-        handler = Handler(handler.instructions, handler.placement, handler.footprint_bytes, sections)
+        handler = Handler(
+            handler.instructions, handler.placement, handler.footprint_bytes, sections
+        )
         return Line(
             name=str(t["name"]),
             priority=pr,
@@ -359,8 +375,10 @@ class _Parser:
         values = raw.get("times_us", raw.get("times_cycles"))
         if not isinstance(values, list) or not values:
             raise self.fail(f"{key}.times_us", "must be a non-empty list of times")
-        times = sorted(round(self.number(v, f"{key}.times[{n}]") * scale) for n, v in enumerate(values))
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        times = sorted(
+            round(self.number(v, f"{key}.times[{n}]") * scale) for n, v in enumerate(values)
+        )
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         if gaps and min(gaps) <= 0:
             raise self.fail(f"{key}.times_us", "times must be distinct")
         return Arrival(kind, min(gaps) if gaps else 1 << 62, times=tuple(times))
@@ -370,7 +388,11 @@ class _Parser:
         n = int(self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True))
         placement = self.choice(t["placement"], f"{key}.placement", PLACEMENTS)
         default = n * self.profile.instruction_bytes  # straight-line code by default
-        fp = int(self.number(t.get("footprint_bytes", default), f"{key}.footprint_bytes", minimum=1, integer=True))
+        fp = int(
+            self.number(
+                t.get("footprint_bytes", default), f"{key}.footprint_bytes", minimum=1, integer=True
+            )
+        )
         return Handler(n, placement, fp)
 
     def section(self, raw: Any, key: str, *, background: bool) -> Section:
@@ -380,14 +402,18 @@ class _Parser:
         return Section(
             name=str(t["name"]),
             resource=str(t["resource"]),
-            instructions=int(self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)),
+            instructions=int(
+                self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)
+            ),
             placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
             data_loads=int(self.number(t.get("data_loads", 0), f"{key}.data_loads", integer=True)),
             rate_hz=float(self.number(t.get("rate_hz", 0.0), f"{key}.rate_hz")),
         )
 
     def background(self, raw: Any) -> Background:
-        t = self.keys(raw, "background", {"name"}, {"cpi", "misses_per_kinstr", "sections", "description"})
+        t = self.keys(
+            raw, "background", {"name"}, {"cpi", "misses_per_kinstr", "sections", "description"}
+        )
         sections = tuple(
             self.section(s, f"background.sections[{j}]", background=True)
             for j, s in enumerate(self.array(t.get("sections", []), "background.sections"))
@@ -395,6 +421,8 @@ class _Parser:
         return Background(
             name=str(t["name"]),
             cpi=float(self.number(t.get("cpi", 1.0), "background.cpi", minimum=1)),
-            misses_per_kinstr=float(self.number(t.get("misses_per_kinstr", 0.0), "background.misses_per_kinstr")),
+            misses_per_kinstr=float(
+                self.number(t.get("misses_per_kinstr", 0.0), "background.misses_per_kinstr")
+            ),
             sections=sections,
         )
