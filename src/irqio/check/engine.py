@@ -20,6 +20,7 @@ import gc
 import linecache
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from types import CodeType
@@ -29,19 +30,31 @@ from irqio.check.tracer import Tracer
 from irqio.kernel import Deadlock, StepLimit
 
 TASK = "task"
+_BATON_TIMEOUT = 10.0
+
+
+class _Abandon(BaseException):
+    """Unwinds a run whose foreign thread never gave the CPU back."""
 
 
 class Preemption:
     """Where one context fired: at a point (a bytecode boundary) or when task context idled."""
 
     def __init__(
-        self, context: str, point: int | None, code: CodeType | None, offset: int, inside: str
+        self,
+        context: str,
+        point: int | None,
+        code: CodeType | None,
+        offset: int,
+        inside: str,
+        kind: str = "handler",
     ) -> None:
         self.context = context
+        self.kind = kind  # "handler", "thread", or "task" (task context takes the CPU back)
         self.point = point  # None: fired at idle / end, not at a placed point
         self.code = code
         self.offset = offset
-        self.inside = inside  # what it preempted: "task" or a handler's name
+        self.inside = inside  # what it preempted, in words: "task context", "handler isr", ...
 
     @property
     def placed(self) -> bool:
@@ -86,10 +99,11 @@ class Preemption:
 
     def describe(self) -> str:
         if self.code is None:
-            return f"{self.context} fired when task context went idle (not placed)"
-        victim = "task context" if self.inside == TASK else "handler " + self.inside
+            verb = "ran" if self.kind == "thread" else "fired"
+            return f"{self.kind} {self.context} {verb} when task context went idle (not placed)"
+        who = "task context" if self.kind == TASK else f"{self.kind} {self.context}"
         return (
-            f"{self.context} preempted {victim} at point {self.point}, {self.where} in "
+            f"{who} preempted {self.inside} at point {self.point}, {self.where} in "
             f"{self.function}(), before {self.opcode} (offset {self.offset}):\n    {self.source}"
         )
 
@@ -115,6 +129,8 @@ class Outcome:
         self.fired: list[Preemption] = []
         self.horizon = 0  # points before the first unplaced firing
         self.context_names: list[str] = []
+        self.threads: list[str] = []  # the foreign-thread contexts among them
+        self.thread_end: dict[str, int] = {}  # point count when each thread finished
 
 
 def include_filter(scenario: Scenario) -> Callable[[str], bool]:
@@ -172,7 +188,11 @@ class Engine:
         self._leaf = leaf
         self._stopped = False
         self._horizon: int | None = None
-        self._stack = [TASK]
+        self._active = TASK  # which OS-thread context holds the CPU
+        self._stacks: dict[str, list[str]] = {TASK: [TASK]}  # handler nesting, per context
+        self._batons: dict[str, threading.Semaphore] = {TASK: threading.Semaphore(0)}
+        self._threads: dict[str, threading.Thread] = {}
+        self._finished: set[str] = set()
         self._fired: set[str] = set()
         self._deadlock: str | None = None
         self._running = False
@@ -185,8 +205,9 @@ class Engine:
             )
         names = [c.name for c in setup.contexts]
         out.context_names = names
+        out.threads = [c.name for c in setup.contexts if c.kind == "thread"]
         for _, name in placements:
-            if name not in names:
+            if name not in names and name != TASK:
                 raise ValueError(
                     "schedule names {!r}, but the scenario's contexts are {}".format(
                         name, ", ".join(names) or "none"
@@ -203,6 +224,8 @@ class Engine:
             setup.task_fn()
         except Deadlock as error:
             self._deadlock = str(error)
+        except _Abandon:
+            pass
         except StepLimit as error:
             self._fail("hang", f"task context ran away: {error}", _tb(error))
         except BaseException as error:
@@ -215,9 +238,11 @@ class Engine:
         self._running = False
         out.horizon = self._horizon if self._horizon is not None else 0
         # Contexts still unfired fire now (the run ended without going idle).
-        for ctx in setup.contexts:
-            if ctx.name not in self._fired:
+        try:
+            for ctx in self._unfired():
                 self._fire(ctx, None, None, 0)
+        except _Abandon:
+            pass
         self._check(end=True)
         for kernel in setup.kernels:
             for task, task_error in kernel.errors:
@@ -241,20 +266,33 @@ class Engine:
         self.tracer.stop()
         self._stopped = True
 
-    def _on_point(self, point: int, code: CodeType, offset: int) -> int:
+    def _on_point(self, point: int, code: CodeType, offset: int) -> None:
         placements = self._placements
         name = placements[self._k][1]
         self._k += 1
         nxt = placements[self._k][0] if self._k < len(placements) else -1
+        self.tracer.set_next(nxt)
         if nxt < 0 and self._leaf:
             self._stop()
-        self._fire(self._contexts[name], point, code, offset)
-        return nxt
+        if name == TASK:
+            if self._active != TASK:  # a foreign thread gives the CPU back to task context
+                inside = "thread " + self._active
+                self._out.fired.append(Preemption(TASK, point, code, offset, inside, TASK))
+                self._switch(TASK)
+        else:
+            self._fire(self._contexts[name], point, code, offset)
 
     def _fire(self, ctx: Context, point: int | None, code: CodeType | None, offset: int) -> None:
+        stack = self._stacks[self._active]
         self._fired.add(ctx.name)
-        self._out.fired.append(Preemption(ctx.name, point, code, offset, self._stack[-1]))
-        self._stack.append(ctx.name)
+        top = stack[-1]
+        inside = "task context" if top == TASK else f"{self._contexts[top].kind} {top}"
+        self._out.fired.append(Preemption(ctx.name, point, code, offset, inside, ctx.kind))
+        if ctx.kind == "thread":
+            if ctx.name not in self._finished:
+                self._switch(ctx.name)
+            return
+        stack.append(ctx.name)
         try:
             if self._stopped:
                 ctx.fn()
@@ -263,12 +301,50 @@ class Engine:
         except BaseException as error:
             self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
         finally:
-            self._stack.pop()
+            stack.pop()
+
+    # -- foreign threads: real OS threads that pass one baton, so exactly one runs ----------
+
+    def _switch(self, to: str) -> None:
+        """Give the CPU to `to` (task context or a foreign thread); return when it comes back."""
+        me = self._active
+        if to != TASK and to not in self._threads:
+            self._start_thread(self._contexts[to])
+        self._active = to
+        self._batons[to].release()
+        if not self._batons[me].acquire(timeout=_BATON_TIMEOUT):
+            self._fail("hang", f"{to} did not give the CPU back within {_BATON_TIMEOUT} s")
+            raise _Abandon
+        self._active = me
+
+    def _start_thread(self, ctx: Context) -> None:
+        baton = self._batons[ctx.name] = threading.Semaphore(0)
+        self._stacks[ctx.name] = [ctx.name]
+
+        def main() -> None:
+            baton.acquire()
+            try:
+                if not self._stopped:
+                    self.tracer.resume()  # settrace is per thread; monitoring is global
+                    sys.call_tracing(ctx.fn, ())
+                else:
+                    ctx.fn()
+            except BaseException as error:
+                self._fail("exception", f"thread {ctx.name} raised {_name(error)}", _tb(error))
+            finally:
+                self._out.thread_end[ctx.name] = self.tracer.count()
+                self._finished.add(ctx.name)
+                self._active = TASK
+                self._batons[TASK].release()  # the CPU goes back to task context
+
+        thread = threading.Thread(target=main, name=f"irqio-check-{ctx.name}", daemon=True)
+        self._threads[ctx.name] = thread
+        thread.start()
 
     def _on_idle(self, dt: float | None) -> bool:
         """The scheduler is about to sleep (`dt` None: with no deadline). True if a context
         fired (an interrupt ends the sleep)."""
-        if len(self._stack) > 1 or not self._running:
+        if self._active != TASK or len(self._stacks[TASK]) > 1 or not self._running:
             return False  # a handler does not idle; nor does the scenario while it is built
         fired = False
         paused = not self._stopped
@@ -277,7 +353,7 @@ class Engine:
         try:
             self._check(end=False)
             if dt is None:
-                unfired = [c for c in self._setup.contexts if c.name not in self._fired]
+                unfired = self._unfired()
                 if unfired:
                     if self._horizon is None:
                         self._horizon = self.tracer.count()
@@ -291,6 +367,13 @@ class Engine:
             if paused:
                 self.tracer.resume()
         return fired
+
+    def _unfired(self) -> list[Context]:
+        return [
+            c
+            for c in self._setup.contexts
+            if c.name not in self._fired or (c.kind == "thread" and c.name not in self._finished)
+        ]
 
     def _check(self, end: bool) -> None:
         if self._out.failure is not None:

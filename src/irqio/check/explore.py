@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable
 
-from irqio.check.engine import Engine, Failure, Outcome, Preemption
+from irqio.check.engine import TASK, Engine, Failure, Outcome, Preemption
 from irqio.check.scenario import Scenario
 
 MODES = ("exhaustive", "random", "replay")
@@ -153,23 +153,29 @@ def _exhaustive(
     if _finish(result, root, []) or bound == 0:
         return
     names = root.context_names
+    threads = set(root.threads)
     # Rough total for progress: one level of placements (deeper levels are counted as met).
     estimate = 1 + len(names) * root.horizon
 
     def visit(prefix: list[tuple[int, str]], horizon: int) -> bool:
         placed = {name for _, name in prefix}
         free = [n for n in names if n not in placed]
+        if prefix and prefix[-1][1] in threads:
+            free.append(TASK)  # the thread may be preempted back by task context
         start = prefix[-1][0] + 1 if prefix else 0
-        leaf = len(prefix) + 1 >= bound or len(free) <= 1
         for point in range(start, horizon):
             for name in free:
                 placements = [*prefix, (point, name)]
+                more = len(free) - 1 + (name in threads and TASK not in free)
+                leaf = len(placements) >= bound or more <= 0
                 out = engine.run(placements, leaf)
                 if _finish(result, out, placements):
                     return True
                 if progress is not None and engine.runs % 64 == 0:
                     progress(engine.runs, max(estimate, engine.runs))
-                if not leaf and visit(placements, out.horizon):
+                # Task context can take the CPU back only while the thread still runs.
+                end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
+                if not leaf and visit(placements, min(end, out.horizon)):
                     return True
         return False
 

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
-# on_point(index, code, offset) runs the preemption and returns the next index wanted (-1: none).
-OnPoint = Callable[[int, CodeType, int], int]
+# on_point(index, code, offset) runs the preemption; it calls `set_next` first (the next index
+# wanted, -1 for none), since the preemption may run traced code that reaches that index.
+OnPoint = Callable[[int, CodeType, int], None]
 
 _TOOL_NAMES = "irqio.check"
 
@@ -37,6 +38,7 @@ class Tracer:
         # Per-run state lives in the closures below; these hooks reach it.
         self.start: Callable[[int, OnPoint], None]
         self.count: Callable[[], int]
+        self.set_next: Callable[[int], None]
         self.pause: Callable[[], None]
         self.resume: Callable[[], None]
         self.stop: Callable[[], None]
@@ -80,13 +82,13 @@ class Tracer:
             return disable  # once per code object
 
         def on_instruction(code: CodeType, offset: int) -> None:
-            nonlocal n, next_at
+            nonlocal n
             if active:
                 i = n
                 n = i + 1
                 if i == next_at:
                     assert on_point is not None
-                    next_at = on_point(i, code, offset)
+                    on_point(i, code, offset)
 
         mon.register_callback(tool, mon.events.PY_START, on_start)
         mon.register_callback(tool, instruction, on_instruction)
@@ -100,6 +102,10 @@ class Tracer:
         def count() -> int:
             return n
 
+        def set_next(index: int) -> None:
+            nonlocal next_at
+            next_at = index
+
         def pause() -> None:
             nonlocal active
             active = False
@@ -109,6 +115,7 @@ class Tracer:
             active = True
 
         self.start, self.count, self.pause, self.resume = start, count, pause, resume
+        self.set_next = set_next
         self.stop = pause
 
     # -- 3.11 -------------------------------------------------------------------------------
@@ -120,13 +127,13 @@ class Tracer:
         on_point: OnPoint | None = None
 
         def local(frame: FrameType, event: str, arg: Any) -> Any:
-            nonlocal n, next_at
+            nonlocal n
             if event == "opcode":
                 i = n
                 n = i + 1
                 if i == next_at:
                     assert on_point is not None
-                    next_at = on_point(i, frame.f_code, frame.f_lasti)
+                    on_point(i, frame.f_code, frame.f_lasti)
             return local
 
         def global_(frame: FrameType, event: str, arg: Any) -> Any:
@@ -144,6 +151,10 @@ class Tracer:
         def count() -> int:
             return n
 
+        def set_next(index: int) -> None:
+            nonlocal next_at
+            next_at = index
+
         def pause() -> None:
             sys.settrace(None)
 
@@ -151,6 +162,7 @@ class Tracer:
             sys.settrace(global_)
 
         self.start, self.count, self.pause, self.resume = start, count, pause, resume
+        self.set_next = set_next
         self.stop = pause
 
     def close(self) -> None:

@@ -99,6 +99,7 @@ class Kernel:
 
     def run_until_complete(self, main: Task, max_steps: int | None = None) -> None:
         global _current
+        _attach_port()
         previous, _current = _current, self
         self.thread = get_ident()
         queue = self.queue
@@ -180,6 +181,14 @@ class _Park:
     def __await__(self) -> Generator[None, Any, Any]:
         value = yield None
         return value
+
+
+def _attach_port() -> None:
+    # irqio's primitives find a running kernel through the kernel port; make sure it is loaded.
+    try:
+        import irqio.ports.kernel  # noqa: F401
+    except ImportError:  # the kernel alone, without the rest of irqio
+        pass
 
 
 # -- module-level API, as in MicroPython's asyncio ---------------------------------------------
