@@ -151,6 +151,13 @@ def current() -> Doorbell:
         found = find()
         if found is not None:
             return found
-    from irqio.ports import asyncio as asyncio_port
+    global _default_finder
+    if _default_finder is None:
+        # Imported on first use: MicroPython has no asyncio port of this kind.
+        from irqio.ports.asyncio import running_doorbell
 
-    return asyncio_port.running_doorbell()
+        _default_finder = running_doorbell
+    return _default_finder()
+
+
+_default_finder: Callable[[], Doorbell] | None = None

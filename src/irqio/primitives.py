@@ -139,9 +139,12 @@ class Flag(_Primitive):
 
     async def wait(self) -> None:
         """Wait until the flag is set; consume it."""
+        if self._value:  # taking a set flag needs no scheduler
+            self._value = False
+            return
         doorbell = self._bind()
         token = self._token
-        if self._value:
+        if self._value:  # checked again after binding: a set in between may not have seen us
             self._value = False
             return
         await self._park(doorbell, token)
@@ -200,9 +203,11 @@ class Event(_Primitive):
         return self._value
 
     async def wait(self) -> bool:
+        if self._value:
+            return True
         doorbell = self._bind()
         token = self._token
-        if self._value:
+        if self._value:  # checked again after binding (see Flag.wait)
             return True
         await self._park(doorbell, token)
         return True
@@ -272,9 +277,13 @@ class Message(_Primitive, Generic[T]):
         return max(0, self._serials.value - self._reads - unread_current)
 
     async def wait(self) -> T:
+        if self._value:
+            cell = self._cell
+            self._mark_read(cell[1])
+            return cell[0]  # type: ignore[no-any-return]
         doorbell = self._bind()
         cell = self._cell
-        if self._value:
+        if self._value:  # checked again after binding (see Flag.wait)
             self._mark_read(cell[1])
             return cell[0]  # type: ignore[no-any-return]
         await self._park(doorbell, cell)

@@ -69,13 +69,16 @@ def test_primitive_awaited_from_a_second_loop_gets_a_clear_error() -> None:
     flag = irqio.Flag()
 
     async def bind() -> None:
+        waiter = asyncio.create_task(flag.wait())  # parking binds the flag to this loop
+        while flag._waiting() != 1:
+            await asyncio.sleep(0.001)
         flag.set()
-        await flag.wait()  # binds to this loop
+        await asyncio.wait_for(waiter, 2)
 
     asyncio.run(bind())
 
     async def other() -> None:
-        await flag.wait()
+        await asyncio.wait_for(flag.wait(), 2)
 
     with pytest.raises(irqio.WrongScheduler, match="create one Flag per loop"):
         asyncio.run(other())

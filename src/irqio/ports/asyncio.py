@@ -208,8 +208,14 @@ _doorbells: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioDoorbell
 _doorbells = weakref.WeakKeyDictionary()
 
 
+# The last loop asked about and its doorbell: most calls come from one loop, and this spares a
+# WeakKeyDictionary lookup (which builds a weakref) on every wait. Swapped as one tuple.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncioDoorbell] | None = None
+
+
 def running_doorbell() -> AsyncioDoorbell:
     """The doorbell of the running loop, made on first use. Task context only."""
+    global _last
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -217,7 +223,11 @@ def running_doorbell() -> AsyncioDoorbell:
             "no asyncio event loop is running in this thread: await irqio primitives inside a "
             "task (asyncio.run(...)), or use the irqio kernel"
         ) from None
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
     doorbell = _doorbells.get(loop)
     if doorbell is None:
         doorbell = _doorbells[loop] = AsyncioDoorbell(loop)
+    _last = (weakref.ref(loop), doorbell)
     return doorbell
