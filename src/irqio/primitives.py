@@ -144,7 +144,9 @@ class Flag(_Primitive):
             return
         doorbell = self._bind()
         token = self._token
-        if self._value:  # checked again after binding: a set in between may not have seen us
+        # Checked again after binding: a set in between may not have seen us. (Through
+        # is_set(): the type checker would take the first check as still true.)
+        if self.is_set():
             self._value = False
             return
         await self._park(doorbell, token)
@@ -207,7 +209,7 @@ class Event(_Primitive):
             return True
         doorbell = self._bind()
         token = self._token
-        if self._value:  # checked again after binding (see Flag.wait)
+        if self.is_set():  # checked again after binding (see Flag.wait)
             return True
         await self._park(doorbell, token)
         return True
@@ -283,7 +285,7 @@ class Message(_Primitive, Generic[T]):
             return cell[0]  # type: ignore[no-any-return]
         doorbell = self._bind()
         cell = self._cell
-        if self._value:  # checked again after binding (see Flag.wait)
+        if self.is_set():  # checked again after binding (see Flag.wait)
             self._mark_read(cell[1])
             return cell[0]  # type: ignore[no-any-return]
         await self._park(doorbell, cell)
