@@ -25,6 +25,25 @@ def test_readme_example_runs() -> None:
     assert out.stdout.strip() == f"{10} overruns: 0"  # SIGUSR1 is 10 on Linux
 
 
+def test_readme_controller_example_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", readme, re.S)[1]
+    check = """
+import asyncio
+async def main():
+    ctl.lines()[0].pend()
+    await asyncio.wait_for(done.wait(), 5)
+    print(fifo.ceiling, ctl.lines()[0].runs)
+asyncio.run(main())
+ctl.close()
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", block + check], capture_output=True, text=True, timeout=20
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3", "1"]  # ceiling computed from the users; ran once
+
+
 def test_readme_first_screen_has_the_two_commands() -> None:
     first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:15])
     assert "python3 dev.py demo" in first_screen
