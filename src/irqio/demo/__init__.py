@@ -49,8 +49,13 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, bool] = {}
     for name in chosen:
         started = time.monotonic()
-        module = importlib.import_module(SECTIONS[name])
-        results[name] = bool(module.run(console))
+        try:
+            module = importlib.import_module(SECTIONS[name])
+            results[name] = bool(module.run(console))
+        except Exception:  # one broken section must not hide the others
+            console.print(f"[red]section {name} raised:[/]")
+            console.print_exception(max_frames=8)
+            results[name] = False
         console.print(f"[dim]({name}: {time.monotonic() - started:.1f} s)[/]\n")
     console.rule("[bold]Summary")
     for name, ok in results.items():
