@@ -286,6 +286,7 @@ class Message(_Primitive, Generic[T]):
         doorbell = self._bind()
         cell = self._cell
         if self.is_set():  # checked again after binding (see Flag.wait)
+            cell = self._cell  # the set that made it true may have landed after the read above
             self._mark_read(cell[1])
             return cell[0]  # type: ignore[no-any-return]
         await self._park(doorbell, cell)
