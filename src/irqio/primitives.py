@@ -96,6 +96,21 @@ class _Primitive:
     def _forget(self, waiter: Waiter) -> None:
         self._waiters.pop(waiter, None)
 
+    def _parked_before(self, token: object) -> list[Waiter]:
+        """Take out the live waiters that parked before the set that stored `token`; those that
+        parked after it (they saw `token`) stay. Task context."""
+        waiters = self._waiters
+        self._waiters = keep = {}
+        due = []
+        for waiter, seen in waiters.items():
+            if waiter.done:
+                continue  # cancelled, or a wait_any woken by another source
+            if seen is token:
+                keep[waiter] = seen  # parked after the latest set: not its turn
+            else:
+                due.append(waiter)
+        return due
+
     def _service(self) -> None:
         raise NotImplementedError
 
@@ -153,24 +168,14 @@ class Flag(_Primitive):
 
     def _service(self) -> None:
         self._queued = False
-        waiters = self._waiters
-        if not waiters:
+        if not self._waiters:
             return  # stays set for the next wait()
-        token = self._token
-        self._waiters = keep = {}
-        wake = []
-        for waiter, seen in waiters.items():
-            if waiter.done:
-                continue  # cancelled, or a wait_any woken by another source
-            if seen is token:
-                keep[waiter] = seen  # parked after the latest set: not its turn
-            else:
-                wake.append(waiter)
-        if wake:
+        due = self._parked_before(self._token)
+        if due:
             # Cleared after reading the token: a set() landing in between is merged into this
             # wake (its waiters are all woken here), and queued the flag again anyway.
             self._value = False
-            for waiter in wake:
+            for waiter in due:
                 waiter.wake(self)
 
     def _ready(self) -> bool:
@@ -216,17 +221,8 @@ class Event(_Primitive):
 
     def _service(self) -> None:
         self._queued = False
-        waiters = self._waiters
-        if not waiters:
-            return
-        token = self._token
-        self._waiters = keep = {}
-        for waiter, seen in waiters.items():
-            if waiter.done:
-                continue
-            if seen is token:
-                keep[waiter] = seen
-            else:
+        if self._waiters:
+            for waiter in self._parked_before(self._token):
                 waiter.wake(self)
 
     def _ready(self) -> bool:
@@ -299,17 +295,8 @@ class Message(_Primitive, Generic[T]):
 
     def _service(self) -> None:
         self._queued = False
-        waiters = self._waiters
-        if not waiters:
-            return
-        cell = self._cell
-        self._waiters = keep = {}
-        for waiter, seen in waiters.items():
-            if waiter.done:
-                continue
-            if seen is cell:
-                keep[waiter] = seen
-            else:
+        if self._waiters:
+            for waiter in self._parked_before(self._cell):  # each set stores a new cell
                 waiter.wake(self)
 
     def _ready(self) -> bool:
