@@ -63,6 +63,17 @@ def test_sim_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "pico-can-pin-mask-worst.png",
     ):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The report page: every line and policy, and every link points at a file written.
+    page = (out / "index.html").read_text()
+    assert str(out / "index.html") in data["files"]
+    for word in ("global", "pin-mask", "can", "bound µs"):
+        assert word in page
+    import re
+
+    linked = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(linked) == 7  # 3 plots, 2 VCDs, 2 traces
+    assert all((out / name).is_file() for name in linked)
+    assert "class=over" not in page  # no simulated worst case above its bound
 
 
 def test_sim_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="random seed (default: the file's)")
     parser.add_argument(
-        "--out", type=Path, help="directory for the VCD, Perfetto trace JSON and PNG plots"
+        "--out",
+        type=Path,
+        help="directory for index.html, the VCD, Perfetto trace JSON and PNG plots",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
@@ -49,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
         summaries = {pol: summarize(results[pol], bounds[pol]) for pol in policies}
         files: list[str] = []
         if args.out is not None:
+            from irqio.timing.report import write_index
+
             files = write_outputs(system, results, args.out)
+            files.append(str(write_index(system, summaries, files, args.out)))
     except SystemFileError as exc:
         print(f"irqio sim: {exc}", file=sys.stderr)
         return 2
