@@ -30,6 +30,7 @@ from irqio.check.tracer import Tracer
 from irqio.kernel import Deadlock, StepLimit
 
 TASK = "task"
+SELF = "@scenario"  # in a scenario's `modules`: the file that defines the scenario
 _BATON_TIMEOUT = 10.0
 
 
@@ -137,14 +138,17 @@ def include_filter(scenario: Scenario) -> Callable[[str], bool]:
     """Which files' bytecodes are preemption points."""
     import importlib.util
 
-    files = {scenario.file}
+    files: set[str] = set()
     dirs: list[str] = []
     excluded = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
-    names = list(scenario.modules) if scenario.modules is not None else ["irqio"]
+    names = list(scenario.modules) if scenario.modules is not None else [SELF, "irqio"]
     if scenario.modules is None and scenario.port == "asyncio":
         names.append("asyncio")
     names += scenario.extra_modules
     for name in names:
+        if name == SELF:
+            files.add(scenario.file)
+            continue
         spec = importlib.util.find_spec(name)
         if spec is None:
             raise ValueError(f"module {name!r} (to trace) cannot be found")
@@ -360,8 +364,8 @@ class Engine:
                     # Nothing can be placed after the horizon: the rest runs untraced.
                     paused = False
                     self._stop()
-                    for ctx in unfired:
-                        self._fire(ctx, None, None, 0)
+                    # One line per idle: the scheduler services it before the next one fires.
+                    self._fire(unfired[0], None, None, 0)
                     fired = True
         finally:
             if paused:

@@ -23,8 +23,9 @@ A scenario is a function that takes a `Setup` and describes one small world::
         s.at_end(lambda: sorted(woke) == [0, 1], "both waiters woke")
 
 The explorer calls the function again for every schedule, so all state is made inside it.
-Handlers not placed by the schedule fire when task context goes idle with nothing left to do
-(or when it ends): each handler fires exactly once per run.
+Handlers not placed by the schedule fire when task context goes idle with nothing left to do,
+one per idle step in the order they were added (or when it ends): each handler fires exactly
+once per run.
 """
 
 from __future__ import annotations
@@ -215,8 +216,9 @@ def scenario(
 
     preemptions: the default bound for `explore` and `irqio check`.
     ports: run the same scenario on several ports ("kernel", "asyncio").
-    modules: which modules' bytecodes are preemption points (replaces the default: the
-        scenario's own file, irqio except irqio.check, and asyncio on the asyncio port).
+    modules: which modules' bytecodes are preemption points, replacing the default: the
+        scenario's own file (written "@scenario"), irqio except irqio.check, and asyncio on
+        the asyncio port. A package name covers its submodules.
     extra_modules: added to the default instead.
     """
 

@@ -1,0 +1,226 @@
+"""irqio's own primitives under the explorer: every one must pass, on both ports.
+
+Each scenario runs on the kernel port and on the asyncio port (a selector loop with asyncio's
+pure-Python Task and Future, so asyncio's own bytecodes are preemption points too). The
+`*_two_handlers` scenarios have two handlers and are explored with two preemptions: every pair of
+points, including the second handler nesting inside the first.
+
+    irqio check examples/check/irqio_primitives.py      # all SAFE, exits 0
+"""
+
+from typing import Any
+
+import irqio
+from irqio.check import Setup, scenario
+
+BOTH = ("kernel", "asyncio")
+
+
+async def _gather(s: Setup, *coros: Any) -> None:
+    tasks = [s.create_task(c) for c in coros]
+    for t in tasks:
+        await t
+
+
+@scenario(ports=BOTH)
+def flag_two_waiters(s: Setup) -> None:
+    """Every task waiting when set() happens wakes (MicroPython's ThreadSafeFlag keeps one).
+
+    A waiter that starts after the flag was consumed legitimately keeps waiting, so a second
+    line, `release`, sets the flag again when the world goes idle, but only if `isr` found
+    fewer than two tasks parked; what `isr` owed must be paid before `release` runs.
+    """
+    flag = irqio.Flag()
+    woke: list[int] = []
+    parked_at_isr: list[int] = []
+    woke_at_release: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await flag.wait()
+        woke.append(i)
+
+    order: list[str] = []
+
+    def isr() -> None:
+        order.append("isr")
+        parked_at_isr.append(flag._waiting())  # a read: how many tasks this set() must wake
+        flag.set()
+
+    def release() -> None:
+        order.append("release")
+        woke_at_release.append(len(woke))
+        if not parked_at_isr or parked_at_isr[0] < 2:
+            flag.set()
+
+    async def main() -> None:
+        await _gather(s, waiter(0), waiter(1))
+
+    def paid() -> bool:
+        # If isr fired first, everyone parked then (and at least one task) woke before release.
+        if order != ["isr", "release"]:
+            return True
+        return woke_at_release[0] >= max(1, parked_at_isr[0])
+
+    s.run(main)
+    s.handler(isr, "isr")
+    s.handler(release, "release")
+    s.at_end(paid, "every task parked when isr set the flag woke from that set")
+    s.at_end(lambda: sorted(woke) == [0, 1], "both waiters woke in the end")
+
+
+@scenario(ports=BOTH)
+def event_two_waiters(s: Setup) -> None:
+    """The latched broadcast: both waiters wake and the event stays set."""
+    event = irqio.Event()
+    woke: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await event.wait()
+        woke.append(i)
+
+    async def main() -> None:
+        await _gather(s, waiter(0), waiter(1))
+
+    s.run(main)
+    s.handler(event.set, "isr")
+    s.at_end(lambda: sorted(woke) == [0, 1], "both waiters woke")
+    s.at_end(event.is_set, "the event is still set")
+
+
+@scenario(ports=BOTH)
+def message_latest_value(s: Setup) -> None:
+    """The waiter gets the value the handler set."""
+    msg: irqio.Message[int] = irqio.Message()
+    got: list[int] = []
+
+    async def main() -> None:
+        got.append(await msg.wait())
+
+    s.run(main)
+    s.handler(lambda: msg.set(7), "isr")
+    s.at_end(lambda: got == [7], "the waiter received 7")
+
+
+@scenario(ports=BOTH)
+def queue_items_arrive(s: Setup) -> None:
+    """Items offered from a handler reach the consumer in order; nothing is lost."""
+    q: irqio.Queue[int] = irqio.Queue(4)
+    got: list[int] = []
+
+    def isr() -> None:
+        q.offer(1)
+        q.offer(2)
+
+    async def main() -> None:
+        got.append(await q.get())
+        got.append(await q.get())
+
+    s.run(main)
+    s.handler(isr, "isr")
+    s.at_end(lambda: got == [1, 2], "the consumer got 1 then 2")
+    s.at_end(lambda: q.overruns == 0, "no overrun")
+
+
+def _slots_world(s: Setup, handlers: int) -> None:
+    slots = irqio.Slots(2)
+    ran: list[int] = []
+    done = irqio.Event()
+    box: list[int] = []  # the slot, once registered
+    early: list[int] = []  # handlers that fired before there was a slot
+
+    def callback() -> None:
+        ran.append(1)
+        done.set()
+
+    def isr() -> None:
+        if box:
+            slots.signal(box[0])
+        else:
+            early.append(1)
+
+    async def main() -> None:
+        box.append(slots.register(callback))
+        if early:  # the line fired before registration: signal what it could not
+            slots.signal(box[0])
+        await done.wait()
+
+    s.run(main)
+    for i in range(handlers):
+        s.handler(isr, f"isr{i + 1}" if handlers > 1 else "isr")
+    s.at_end(lambda: len(ran) >= 1, "the callback ran after its signal")
+
+
+@scenario(ports=BOTH)
+def slots_callback_runs(s: Setup) -> None:
+    """A signalled slot's callback runs in task context after the signal."""
+    _slots_world(s, 1)
+
+
+# -- two handlers, two preemptions: every pair of points. Small worlds: the points are in
+# irqio's primitives and doorbell only (the scheduler's own code is covered above).
+
+SMALL = ["irqio.primitives", "irqio.doorbell"]
+
+
+@scenario(ports=BOTH, preemptions=2, modules=SMALL)
+def flag_two_handlers(s: Setup) -> None:
+    flag = irqio.Flag()
+    woke: list[int] = []
+
+    async def main() -> None:
+        await flag.wait()
+        woke.append(1)
+
+    s.run(main)
+    s.handler(flag.set, "isr1")
+    s.handler(flag.set, "isr2")
+    s.at_end(lambda: woke == [1], "the waiter woke")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=SMALL)
+def event_two_handlers(s: Setup) -> None:
+    event = irqio.Event()
+    woke: list[int] = []
+
+    async def main() -> None:
+        await event.wait()
+        woke.append(1)
+
+    s.run(main)
+    s.handler(event.set, "isr1")
+    s.handler(event.set, "isr2")
+    s.at_end(lambda: woke == [1] and event.is_set(), "the waiter woke; the event is set")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=SMALL)
+def message_two_handlers(s: Setup) -> None:
+    msg: irqio.Message[int] = irqio.Message()
+    got: list[int] = []
+
+    async def main() -> None:
+        got.append(await msg.wait())
+
+    s.run(main)
+    s.handler(lambda: msg.set(1), "isr1")
+    s.handler(lambda: msg.set(2), "isr2")
+    s.at_end(lambda: len(got) == 1 and got[0] in (1, 2), "the waiter got one of the values")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=SMALL)
+def queue_two_handlers(s: Setup) -> None:
+    q: irqio.Queue[int] = irqio.Queue(4)
+    got: list[int] = []
+
+    async def main() -> None:
+        got.append(await q.get())
+        got.append(await q.get())
+
+    s.run(main)
+    s.handler(lambda: q.offer(1), "isr1")
+    s.handler(lambda: q.offer(2), "isr2")
+    s.at_end(lambda: sorted(got) == [1, 2], "both items arrived")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=SMALL)
+def slots_two_handlers(s: Setup) -> None:
+    _slots_world(s, 2)
