@@ -200,6 +200,7 @@ class Engine:
         self._fired: set[str] = set()
         self._deadlock: str | None = None
         self._running = False
+        self._seen = 0  # firings the scheduler's idle step has already seen
         setup = Setup(self.scenario.port, self._on_idle)
         self._setup = setup
         self.scenario.build(setup)
@@ -350,6 +351,12 @@ class Engine:
         fired (an interrupt ends the sleep)."""
         if self._active != TASK or len(self._stacks[TASK]) > 1 or not self._running:
             return False  # a handler does not idle; nor does the scenario while it is built
+        if len(self._out.fired) > self._seen:
+            # Something fired since the scheduler last looked (maybe in this very idle step,
+            # after its last check): like WFI with an interrupt pending, do not sleep; let the
+            # scheduler look again before another line may fire.
+            self._seen = len(self._out.fired)
+            return True
         fired = False
         paused = not self._stopped
         if paused:
@@ -366,6 +373,7 @@ class Engine:
                     self._stop()
                     # One line per idle: the scheduler services it before the next one fires.
                     self._fire(unfired[0], None, None, 0)
+                    self._seen = len(self._out.fired)
                     fired = True
         finally:
             if paused:

@@ -109,6 +109,9 @@ def explore(
     result = Result(scenario, mode, bound)
     engine = Engine(scenario)
     result.backend = engine.tracer.backend
+    # One untraced run first: imports and other first-time work must not shift the points.
+    engine.run([], leaf=True)
+    engine.runs = 0
     gc_was_enabled = gc.isenabled()
     gc.disable()  # collection runs finalizers at arbitrary points: keep runs deterministic
     t0 = time.perf_counter()

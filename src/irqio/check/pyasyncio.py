@@ -54,10 +54,12 @@ def traced_loop(
     def select(timeout: float | None = None) -> list[Any]:
         if timeout is not None and timeout <= 0:
             return real_select(timeout)  # type: ignore[no-any-return]
-        idle(timeout)
+        fired = idle(timeout)
         ready = real_select(0)
         if ready or timeout == 0:
             return ready  # type: ignore[no-any-return]
+        if fired:
+            return []  # an interrupt ended the sleep: the loop looks again
         if timeout is None:
             raise Deadlock("the loop would sleep forever: nothing is left that could wake it")
         loop._virtual_time += timeout  # nothing can wake it sooner: jump to the deadline

@@ -1,0 +1,63 @@
+"""irqio's primitives pass the explorer on both ports: exhaustively with one preemption, and with
+two preemptions on small scenarios (asyncio's own Python code is traced on the asyncio port)."""
+
+import irqio_primitives as p
+import pytest
+
+from irqio.check import Scenario, assert_safe
+
+ONE = [
+    p.flag_two_waiters,
+    p.event_two_waiters,
+    p.message_latest_value,
+    p.queue_items_arrive,
+    p.slots_callback_runs,
+]
+TWO = [
+    p.flag_two_handlers,
+    p.event_two_handlers,
+    p.message_two_handlers,
+    p.queue_two_handlers,
+    p.slots_two_handlers,
+]
+
+
+def _cases(scenarios: list[Scenario]) -> list[Scenario]:
+    return [v for sc in scenarios for v in sc.variants()]
+
+
+@pytest.mark.parametrize("sc", _cases(ONE), ids=lambda sc: sc.name)
+def test_one_preemption_exhaustive(sc: Scenario) -> None:
+    result = assert_safe(sc, preemptions=1)
+    assert result.schedules_run > result.points > 100  # every point was tried
+
+
+def _doorbell_only(sc: Scenario) -> Scenario:
+    # The hand-over itself (schedule / service) at every pair of points: small enough to be
+    # exhaustive in the suite. `irqio check examples/check/irqio_primitives.py` runs the same
+    # scenarios exhaustively over all of irqio.primitives and irqio.doorbell (minutes).
+    return Scenario(sc.build, sc.name, 2, sc.port, None, ["irqio.doorbell"])
+
+
+@pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
+def test_two_preemptions_exhaustive_in_the_doorbell(sc: Scenario) -> None:
+    result = assert_safe(_doorbell_only(sc), preemptions=2)
+    assert result.schedules_run > result.points
+
+
+@pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
+def test_two_preemptions_random_in_primitives_and_doorbell(sc: Scenario) -> None:
+    assert_safe(sc, preemptions=2, mode="random", seed=1, runs=300)
+
+
+def test_asyncio_port_traces_asyncio_itself() -> None:
+    from irqio.check.engine import Engine
+
+    engine = Engine(p.event_two_waiters.on("asyncio"))
+    try:
+        out = engine.run([(200, "isr")], leaf=True)
+    finally:
+        engine.close()
+    assert out.failure is None
+    (fired,) = [f for f in out.fired if f.placed]
+    assert "asyncio" in fired.filename  # point 200 lies inside asyncio's own code
