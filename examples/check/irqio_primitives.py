@@ -43,7 +43,7 @@ def flag_two_waiters(s: Setup) -> None:
 
     def isr() -> None:
         order.append("isr")
-        parked_at_isr.append(flag._waiting())  # a read: how many tasks this set() must wake
+        parked_at_isr.append(flag.waiting)  # a read: how many tasks this set() must wake
         flag.set()
 
     def release() -> None:

@@ -118,9 +118,10 @@ class _Primitive:
         """For `wait_any`: is there something to take now? Task context."""
         raise NotImplementedError
 
-    def _waiting(self) -> int:
-        """How many tasks are parked here (task context; for tests and reports)."""
-        return sum(1 for w in self._waiters if not w.done)
+    @property
+    def waiting(self) -> int:
+        """How many tasks are parked here now (a read: any context may look)."""
+        return sum(1 for w in list(self._waiters) if not w.done)
 
 
 class Flag(_Primitive):

@@ -45,7 +45,7 @@ def test_flag_wakes_every_waiter_not_just_the_last(run: Runner) -> None:
             woken.append(i)
 
         tasks = [asyncio.create_task(waiter(i)) for i in range(50)]
-        await until(lambda: flag._waiting() == 50)
+        await until(lambda: flag.waiting == 50)
         in_thread(flag.set)
         await asyncio.wait_for(asyncio.gather(*tasks), 2)
         assert sorted(woken) == list(range(50))
@@ -58,7 +58,7 @@ def test_flag_set_with_nobody_waiting_stays_set(run: Runner) -> None:
     async def main() -> None:
         flag = irqio.Flag()
         keeper = asyncio.create_task(flag.wait())  # bind to the loop
-        await until(lambda: flag._waiting() == 1)
+        await until(lambda: flag.waiting == 1)
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
         in_thread(flag.set)
@@ -74,7 +74,7 @@ def test_flag_clear_while_waiting_keeps_waiter_parked(run: Runner) -> None:
     async def main() -> None:
         flag = irqio.Flag()
         task = asyncio.create_task(flag.wait())
-        await until(lambda: flag._waiting() == 1)
+        await until(lambda: flag.waiting == 1)
         flag.clear()
         await asyncio.sleep(0.01)
         assert not task.done()
@@ -88,7 +88,7 @@ def test_flag_cancelled_waiter_is_forgotten_and_does_not_consume(run: Runner) ->
     async def main() -> None:
         flag = irqio.Flag()
         task = asyncio.create_task(flag.wait())
-        await until(lambda: flag._waiting() == 1)
+        await until(lambda: flag.waiting == 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -112,7 +112,7 @@ def test_flag_coalesces_a_burst_into_one_wake(run: Runner) -> None:
                 wakes += 1
 
         task = asyncio.create_task(waiter())
-        await until(lambda: flag._waiting() == 1)
+        await until(lambda: flag.waiting == 1)
         doorbell = running_doorbell()
         before = doorbell.wakes.value
         in_thread(lambda: [flag.set() for _ in range(10_000)])  # the loop is not running meanwhile
@@ -129,7 +129,7 @@ def test_flag_set_while_wake_due_makes_no_syscall(run: Runner) -> None:
     async def main() -> None:
         flag = irqio.Flag()
         task = asyncio.create_task(flag.wait())
-        await until(lambda: flag._waiting() == 1)
+        await until(lambda: flag.waiting == 1)
         doorbell = running_doorbell()
         before = doorbell.wakes.value
         for _ in range(1000):  # task context: no service can run until we yield
@@ -147,7 +147,7 @@ def test_event_is_latched_and_broadcast(run: Runner) -> None:
     async def main() -> None:
         event = irqio.Event()
         tasks = [asyncio.create_task(event.wait()) for _ in range(20)]
-        await until(lambda: event._waiting() == 20)
+        await until(lambda: event.waiting == 20)
         in_thread(event.set)
         assert await asyncio.wait_for(asyncio.gather(*tasks), 2) == [True] * 20
         assert event.is_set()
@@ -167,7 +167,7 @@ def test_event_set_then_clear_before_service_still_wakes_those_waiting(run: Runn
     async def main() -> None:
         event = irqio.Event()
         task = asyncio.create_task(event.wait())
-        await until(lambda: event._waiting() == 1)
+        await until(lambda: event.waiting == 1)
         in_thread(lambda: (event.set(), event.clear()))
         assert await asyncio.wait_for(task, 1)
         assert not event.is_set()
@@ -180,10 +180,10 @@ def test_event_waiter_cancel(run: Runner) -> None:
         event = irqio.Event()
         a = asyncio.create_task(event.wait())
         b = asyncio.create_task(event.wait())
-        await until(lambda: event._waiting() == 2)
+        await until(lambda: event.waiting == 2)
         a.cancel()
         await asyncio.gather(a, return_exceptions=True)
-        assert event._waiting() == 1
+        assert event.waiting == 1
         event.set()
         assert await asyncio.wait_for(b, 1)
 
@@ -199,7 +199,7 @@ def test_message_carries_latest_value_and_counts_overwrites(run: Runner) -> None
         with pytest.raises(LookupError):
             msg.value()
         task = asyncio.create_task(msg.wait())
-        await until(lambda: msg._waiting() == 1)
+        await until(lambda: msg.waiting == 1)
         in_thread(lambda: [msg.set(i) for i in range(5)])
         assert await asyncio.wait_for(task, 1) == 4  # the latest
         assert msg.overwrites == 4  # 0..3 were replaced unread
@@ -220,7 +220,7 @@ def test_message_broadcasts_to_all_waiters(run: Runner) -> None:
     async def main() -> None:
         msg: irqio.Message[str] = irqio.Message()
         tasks = [asyncio.create_task(msg.wait()) for _ in range(5)]
-        await until(lambda: msg._waiting() == 5)
+        await until(lambda: msg.waiting == 5)
         in_thread(msg.set, "x")
         assert await asyncio.wait_for(asyncio.gather(*tasks), 1) == ["x"] * 5
         assert msg.overwrites == 0

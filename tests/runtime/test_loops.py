@@ -36,7 +36,7 @@ def test_loops_in_several_threads_at_once_each_woken_by_its_own_primitives() -> 
         async def main() -> tuple[int, list[int]]:
             waiter = asyncio.create_task(flags[i].wait())
             getter = asyncio.create_task(queues[i].get_batch(1000))
-            while flags[i]._waiting() != 1 or queues[i]._waiting() != 1:
+            while flags[i].waiting != 1 or queues[i].waiting != 1:
                 await asyncio.sleep(0.001)
             ready[i].set()
             await asyncio.wait_for(waiter, 5)
@@ -70,7 +70,7 @@ def test_primitive_awaited_from_a_second_loop_gets_a_clear_error() -> None:
 
     async def bind() -> None:
         waiter = asyncio.create_task(flag.wait())  # parking binds the flag to this loop
-        while flag._waiting() != 1:
+        while flag.waiting != 1:
             await asyncio.sleep(0.001)
         flag.set()
         await asyncio.wait_for(waiter, 2)

@@ -40,7 +40,7 @@ def test_queue_get_waits_and_keeps_order(run: Runner) -> None:
     async def main() -> None:
         q: irqio.Queue[int] = irqio.Queue(1000)
         getter = asyncio.create_task(q.get())
-        await until(lambda: q._waiting() == 1)
+        await until(lambda: q.waiting == 1)
 
         def produce() -> None:
             for i in range(500):
@@ -67,7 +67,7 @@ def test_queue_get_batch_bounds(run: Runner) -> None:
         assert await q.get_batch(3) == [0, 1, 2]
         assert await q.get_batch(100) == [3, 4, 5, 6]
         batch = asyncio.create_task(q.get_batch(5))
-        await until(lambda: q._waiting() == 1)
+        await until(lambda: q.waiting == 1)
         q.put_nowait(9)
         assert await asyncio.wait_for(batch, 1) == [9]  # at least one, without waiting for 5
         # The free places came back: the queue holds its full capacity again.
@@ -96,7 +96,7 @@ def test_queue_cancelled_getter_loses_nothing(run: Runner) -> None:
     async def main() -> None:
         q: irqio.Queue[int] = irqio.Queue(4)
         getter = asyncio.create_task(q.get())
-        await until(lambda: q._waiting() == 1)
+        await until(lambda: q.waiting == 1)
         getter.cancel()
         await asyncio.gather(getter, return_exceptions=True)
         assert q._waiters == {}
@@ -110,7 +110,7 @@ def test_queue_several_getters_share_items(run: Runner) -> None:
     async def main() -> None:
         q: irqio.Queue[int] = irqio.Queue(16)
         getters = [asyncio.create_task(q.get()) for _ in range(4)]
-        await until(lambda: q._waiting() == 4)
+        await until(lambda: q.waiting == 4)
 
         def produce() -> None:
             for i in range(4):

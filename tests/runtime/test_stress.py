@@ -41,7 +41,7 @@ def test_threads_putting_at_full_speed_conserve_every_item(run: Runner) -> None:
             t.start()
         got: list[tuple[int, int]] = []
         getter = asyncio.create_task(q.get())  # park before the storm starts
-        await until(lambda: q._waiting() == 1)
+        await until(lambda: q.waiting == 1)
         await asyncio.to_thread(start.wait)
         got.append(await asyncio.wait_for(getter, 10))
         deadline = time.monotonic() + 30
@@ -87,7 +87,7 @@ def test_threads_setting_flags_and_events_every_waiter_wakes_after_the_last_set(
 
         tasks = [asyncio.create_task(flag_waiter(i)) for i in range(8)]
         tasks += [asyncio.create_task(event_waiter(i)) for i in range(8)]
-        await until(lambda: flag._waiting() == 8 and event._waiting() == 8)
+        await until(lambda: flag.waiting == 8 and event.waiting == 8)
 
         def storm() -> None:
             for _ in range(PER_PRODUCER):
@@ -100,7 +100,7 @@ def test_threads_setting_flags_and_events_every_waiter_wakes_after_the_last_set(
         while any(t.is_alive() for t in threads):
             await asyncio.sleep(0.005)
         # The last set: publish the generation first, then set from a thread.
-        await until(lambda: flag._waiting() == 8 and event._waiting() == 8)
+        await until(lambda: flag.waiting == 8 and event.waiting == 8)
         generation = 1
         last = threading.Thread(target=lambda: (flag.set(), event.set()))
         last.start()
@@ -155,7 +155,7 @@ def test_signal_storm_handlers_set_and_offer_nothing_lost(run: Runner) -> None:
                     got += len(await q.get_batch(64))
 
             tasks = [asyncio.create_task(waiter()), asyncio.create_task(consumer())]
-            await until(lambda: flag._waiting() == 1 and q._waiting() == 1)
+            await until(lambda: flag.waiting == 1 and q.waiting == 1)
             pid = os.getpid()
             main_thread = threading.main_thread().ident
             assert main_thread is not None
@@ -183,7 +183,7 @@ def test_signal_storm_handlers_set_and_offer_nothing_lost(run: Runner) -> None:
             os.kill(pid, 0)  # the process is fine
             # The last set wakes the waiter.
             before = wakes
-            await until(lambda: flag._waiting() == 1)
+            await until(lambda: flag.waiting == 1)
             os.kill(pid, signal.SIGUSR1)
             await until(lambda: wakes == before + 1, timeout=5)
             for task in tasks:

@@ -34,7 +34,7 @@ def test_wait_any_wakes_on_any_source_from_a_thread(run: Runner) -> None:
             sources = [irqio.Flag(), irqio.Event(), irqio.Message[int](), irqio.Queue[int](2)]
             source = sources[i]
             task = asyncio.create_task(irqio.wait_any(*sources, timeout=5))
-            await until(lambda sources=sources: all(s._waiting() == 1 for s in sources))
+            await until(lambda sources=sources: all(s.waiting == 1 for s in sources))
             setter = {
                 0: lambda s=source: s.set(),
                 1: lambda s=source: s.set(),
@@ -44,7 +44,7 @@ def test_wait_any_wakes_on_any_source_from_a_thread(run: Runner) -> None:
             threading.Thread(target=setter).start()
             ready = await asyncio.wait_for(task, 2)
             assert source in ready
-            assert all(s._waiting() == 0 for s in sources), "unhooked from every source"
+            assert all(s.waiting == 0 for s in sources), "unhooked from every source"
 
     run(main())
 
@@ -54,7 +54,7 @@ def test_wait_any_timeout_returns_empty(run: Runner) -> None:
         f = irqio.Flag()
         assert await irqio.wait_any(f, timeout=0.02) == []
         assert await irqio.wait_any(f, timeout=0) == []
-        assert f._waiting() == 0
+        assert f.waiting == 0
         with pytest.raises(ValueError, match="timeout"):
             await irqio.wait_any(f, timeout=-1)
         with pytest.raises(ValueError, match="at least one"):
@@ -69,7 +69,7 @@ def test_wait_any_cancel_unhooks(run: Runner) -> None:
     async def main() -> None:
         f, e = irqio.Flag(), irqio.Event()
         task = asyncio.create_task(irqio.wait_any(f, e))
-        await until(lambda: f._waiting() == 1 and e._waiting() == 1)
+        await until(lambda: f.waiting == 1 and e.waiting == 1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert f._waiters == {} and e._waiters == {}
@@ -92,7 +92,7 @@ def test_wake_work_does_not_grow_with_primitives_alive(run: Runner) -> None:
             woken.append(i)
 
         tasks = [asyncio.create_task(waiter(i)) for i in range(len(flags))]
-        await until(lambda: flags[-1]._waiting() == 1)
+        await until(lambda: flags[-1].waiting == 1)
         doorbell = running_doorbell()
         calls = 0
         original = irqio.Flag._service
