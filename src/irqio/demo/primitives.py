@@ -199,7 +199,7 @@ async def scenario(seconds: float) -> list[Row]:
 
 
 def run(console: Console, seconds: float = 3.0) -> bool:
-    console.rule("[bold]1. Interrupt → task primitives, live")
+    console.rule("[bold]Interrupt → task primitives, live")
     console.print(
         f"{seconds:g} s: 3 producer threads → Queue(256); a thread → Flag and Event; "
         "SIGUSR1 handler (interrupt context) → Queue(64) and Message. Tasks consume."
