@@ -61,3 +61,13 @@ def test_asyncio_port_traces_asyncio_itself() -> None:
     assert out.failure is None
     (fired,) = [f for f in out.fired if f.placed]
     assert "asyncio" in fired.filename  # point 200 lies inside asyncio's own code
+
+
+@pytest.mark.parametrize(
+    "sc", _cases([p.flag_two_handlers, p.event_two_handlers]), ids=lambda sc: sc.name
+)
+def test_two_preemptions_exhaustive_in_primitives_and_doorbell(sc: Scenario) -> None:
+    # The two cheapest two-handler scenarios, every pair of points over all of irqio.primitives
+    # and irqio.doorbell (a few seconds each); the rest run exhaustively in `irqio check`.
+    result = assert_safe(sc, preemptions=2)
+    assert result.schedules_run > result.points
