@@ -54,3 +54,12 @@ def test_core_primitives_run_under_micropython(micropython: Path) -> None:
     assert "queue True True False 1 1 1" in out
     assert "message 1 2" in out
     assert "slots [0]" in out
+
+
+def test_kernel_and_its_port_run_under_micropython(micropython: Path) -> None:
+    # irqio's own scheduler, the kernel port, and a real soft-IRQ handler (micropython.schedule)
+    # that sets a Flag and feeds a Queue while tasks run.
+    out = run_on_micropython(micropython, HERE / "kernel_on_micropython.py")
+    assert "sleepers done [2, 1]" in out  # woken in the order of their sleeps
+    assert "isr 42 woke [0, 1, 2] ran [42]" in out  # every waiter, and the item delivered
+    assert "left waiting 0" in out

@@ -171,6 +171,8 @@ class _Sleep:
         task.parked_in = kernel.queue
         yield None
 
+    __iter__ = __await__  # MicroPython's await calls __iter__
+
 
 class _Park:
     """Awaitable: suspend the current task until `kernel.ready(task, value)`; return value."""
@@ -181,6 +183,8 @@ class _Park:
     def __await__(self) -> Generator[None, Any, Any]:
         value = yield None
         return value
+
+    __iter__ = __await__  # MicroPython's await calls __iter__
 
 
 def _attach_port() -> None:

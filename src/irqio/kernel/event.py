@@ -65,3 +65,5 @@ class _Wait:
             task.parked_in = event.waiting
             yield None
         return True
+
+    __iter__ = __await__  # MicroPython's await calls __iter__

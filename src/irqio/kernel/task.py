@@ -93,6 +93,8 @@ class Task:
             yield None
         return self.result()
 
+    __iter__ = __await__  # MicroPython's await calls __iter__
+
     def __repr__(self) -> str:
         state = "done" if self.finished else "pending"
         return f"<Task {self.name} {state}>"

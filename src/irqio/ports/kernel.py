@@ -18,13 +18,14 @@ it when it starts running, so primitives work inside any kernel task.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from irqio import doorbell as _doorbell
 from irqio.doorbell import Doorbell, Waiter
 from irqio.kernel import Kernel, Task, current
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
 
 
 class KernelWaiter:
@@ -65,6 +66,8 @@ class KernelWaiter:
             task.parked_in = self
             yield None
         return self._value
+
+    __iter__ = __await__  # MicroPython's await calls __iter__
 
 
 class KernelDoorbell(Doorbell):
@@ -107,14 +110,12 @@ class KernelDoorbell(Doorbell):
         return f"<irqio doorbell of kernel at {id(self.kernel):#x}>"
 
 
-_doorbells: weakref.WeakKeyDictionary[Kernel, KernelDoorbell] = weakref.WeakKeyDictionary()
-
-
 def doorbell_of(kernel: Kernel) -> KernelDoorbell:
-    """The kernel's doorbell, made on first use."""
-    found = _doorbells.get(kernel)
+    """The kernel's doorbell, made on first use (kept on the kernel: it lives as long)."""
+    found: KernelDoorbell | None = getattr(kernel, "irqio_doorbell", None)
     if found is None:
-        found = _doorbells[kernel] = KernelDoorbell(kernel)
+        found = KernelDoorbell(kernel)
+        kernel.irqio_doorbell = found  # type: ignore[attr-defined]
     return found
 
 
