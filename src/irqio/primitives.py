@@ -124,17 +124,8 @@ class _Primitive:
         return sum(1 for w in list(self._waiters) if not w.done)
 
 
-class Flag(_Primitive):
-    """A coalescing signal from any context to any number of waiting tasks.
-
-    When it clears: a `set()` with tasks waiting wakes every one of them and leaves the flag
-    clear (the waiters consumed it). A `set()` with nobody waiting leaves it set; the next
-    `wait()` returns at once and clears it. `clear()` clears it explicitly. Sets that arrive
-    before the waiters have run are merged into one wake (coalescing), never queued.
-
-    Unlike MicroPython's `ThreadSafeFlag`, any number of tasks may wait: each one waiting
-    when `set()` happens wakes.
-    """
+class _Settable(_Primitive):
+    """State shared by Flag and Event: a value and the token of the latest set()."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -152,6 +143,19 @@ class Flag(_Primitive):
 
     def is_set(self) -> bool:
         return self._value
+
+
+class Flag(_Settable):
+    """A coalescing signal from any context to any number of waiting tasks.
+
+    When it clears: a `set()` with tasks waiting wakes every one of them and leaves the flag
+    clear (the waiters consumed it). A `set()` with nobody waiting leaves it set; the next
+    `wait()` returns at once and clears it. `clear()` clears it explicitly. Sets that arrive
+    before the waiters have run are merged into one wake (coalescing), never queued.
+
+    Unlike MicroPython's `ThreadSafeFlag`, any number of tasks may wait: each one waiting
+    when `set()` happens wakes.
+    """
 
     async def wait(self) -> None:
         """Wait until the flag is set; consume it."""
@@ -186,29 +190,12 @@ class Flag(_Primitive):
         return False
 
 
-class Event(_Primitive):
+class Event(_Settable):
     """A latched broadcast: `set()` from any context; stays set until `clear()`.
 
     `wait()` returns at once while the event is set; otherwise it returns after the next
     `set()` (even if the event was cleared again before the task ran).
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._value = False
-        self._token: object = _NEVER
-
-    def set(self) -> None:
-        """Any context. O(1), no lock."""
-        self._value = True
-        self._token = object()
-        self._signal()
-
-    def clear(self) -> None:
-        self._value = False
-
-    def is_set(self) -> bool:
-        return self._value
 
     async def wait(self) -> bool:
         if self._value:
