@@ -25,7 +25,7 @@ import select
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     from irqio.controller import Line
@@ -37,7 +37,39 @@ def _block_controller_signals(line: Line) -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, signums)
 
 
-class Timer:
+class _Watcher:
+    """What both sources share: a daemon watcher thread that pends `line`, and `with`."""
+
+    line: Line
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"irqio-{type(self).__name__}-{self.line.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _join(self) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Timer(_Watcher):
     """Pend `line` every `period` seconds. Starts at once unless ``start=False``."""
 
     def __init__(self, line: Line, period: float, *, start: bool = True) -> None:
@@ -48,18 +80,9 @@ class Timer:
         self.ticks = 0  # pends made (written by the timer thread only)
         self.missed = 0  # periods skipped because the thread woke more than a period late
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         line._ctl._add_source(self)
         if start:
             self.start()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(
-            target=self._run, name=f"irqio-timer-{self.line.name}", daemon=True
-        )
-        self._thread.start()
 
     def _run(self) -> None:
         _block_controller_signals(self.line)
@@ -81,19 +104,11 @@ class Timer:
 
     def close(self) -> None:
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
+        self._join()
         self.line._ctl._remove_source(self)
 
-    def __enter__(self) -> Timer:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class FdReady:
+class FdReady(_Watcher):
     """Pend `line` whenever `fd` is readable (see the module docstring). Linux only."""
 
     def __init__(self, line: Line, fd: int, *, start: bool = True) -> None:
@@ -112,21 +127,12 @@ class FdReady:
         self._epoll.register(self._wake_r, select.EPOLLIN)
         self._epoll.register(fd, self._flags)
         self._closed = False
-        self._thread: threading.Thread | None = None
         # End-of-interrupt: re-arm after each handler run. One epoll_ctl syscall; thread-safe,
         # no lock, O(1): fit for interrupt context.
         line.after = self._rearm
         line._ctl._add_source(self)
         if start:
             self.start()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(
-            target=self._run, name=f"irqio-fd-{self.line.name}", daemon=True
-        )
-        self._thread.start()
 
     def _rearm(self) -> None:
         if not self._closed:
@@ -157,18 +163,10 @@ class FdReady:
             return
         self._closed = True
         os.write(self._wake_w, b"x")
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
+        self._join()
         if self.line.after == self._rearm:
             self.line.after = None
         self._epoll.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
         self.line._ctl._remove_source(self)
-
-    def __enter__(self) -> FdReady:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
