@@ -24,13 +24,17 @@ def micropython() -> Path:
     entry = CACHE / "node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs"
     if not entry.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            ["npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PACKAGE],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, f"npm install {PACKAGE} failed:\n{done.stderr[-2000:]}"
+        try:
+            done = subprocess.run(
+                ["npm", "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PACKAGE],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"npm install {PACKAGE} took over 300 s (registry unreachable?)")
+        if done.returncode != 0:  # the registry, not irqio: say so instead of failing
+            pytest.skip(f"npm install {PACKAGE} failed:\n{done.stderr[-1000:]}")
     return CACHE
 
 
