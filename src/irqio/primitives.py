@@ -114,6 +114,11 @@ class _Primitive:
     def _service(self) -> None:
         raise NotImplementedError
 
+    def _hook(self, waiter: Waiter) -> None:
+        """Register `waiter` as parked from now on (for `wait_any`, which polls after hooking
+        every source). Task context."""
+        raise NotImplementedError
+
     def _ready(self) -> bool:
         """For `wait_any`: is there something to take now? Task context."""
         raise NotImplementedError
@@ -143,6 +148,9 @@ class _Settable(_Primitive):
 
     def is_set(self) -> bool:
         return self._value
+
+    def _hook(self, waiter: Waiter) -> None:
+        self._waiters[waiter] = self._token
 
 
 class Flag(_Settable):
@@ -276,6 +284,9 @@ class Message(_Primitive, Generic[T]):
         await self._park(doorbell, cell)
         return self.value()
 
+    def _hook(self, waiter: Waiter) -> None:
+        self._waiters[waiter] = self._cell  # each set stores a new cell: the cell is the token
+
     def _mark_read(self, serial: int) -> None:
         if serial != self._last_read:
             self._last_read = serial
@@ -397,6 +408,10 @@ class Queue(_Primitive, Generic[T]):
                 self._getters = False
             return
         await self._park(doorbell, None)
+
+    def _hook(self, waiter: Waiter) -> None:
+        self._getters = True  # before the caller looks at the items (see the class docstring)
+        self._waiters[waiter] = None
 
     def _forget(self, waiter: Waiter) -> None:
         super()._forget(waiter)

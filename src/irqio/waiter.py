@@ -70,13 +70,7 @@ async def wait_any(*sources: Source, timeout: float | None = None) -> list[Sourc
         for source in sources:
             entry = _Entry(waiter, source)
             entries.append(entry)
-            if isinstance(source, Queue):
-                source._getters = True
-                source._waiters[entry] = None
-            else:
-                source._waiters[entry] = (
-                    source._token if not isinstance(source, Message) else source._cell
-                )
+            source._hook(entry)
 
         def unhook(_waiter: Waiter | None = None, entries: list[_Entry] = entries) -> None:
             for entry in entries:
