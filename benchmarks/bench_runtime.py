@@ -487,13 +487,13 @@ def trio_rt(rounds: int, seconds: float, *, wake_stamps: bool = False, idle: int
     return trio.run(main)
 
 
-FLOOR_MEASURES = (
-    "no event loop, the floor: thread: eventfd write; a second thread blocked in epoll.poll() "
+BARE_MEASURES = (
+    "no event loop: thread: eventfd write; a second thread blocked in epoll.poll() "
     "wakes, reads it; " + REPLY_LOCK
 )
 
 
-class FloorRT(LockReply):
+class BareRT(LockReply):
     """The signal half with no event loop: an eventfd write wakes a thread asleep in epoll."""
 
     def __init__(self) -> None:
@@ -504,14 +504,14 @@ class FloorRT(LockReply):
         os.eventfd_write(self.efd, 1)
 
 
-def floor_rt(rounds: int, seconds: float) -> tuple[list[int], list[int]]:
+def bare_rt(rounds: int, seconds: float) -> tuple[list[int], list[int]]:
     """The same two cross-thread wakes with no event loop at all: what any loop pays.
 
     A loop asleep in epoll is woken by a write to an fd, and the reply wakes a thread blocked
     on a lock: both are a kernel wake of a sleeping thread, which on an idle VM includes
     waking the idle vCPU. Only spinning avoids that cost, and spinning costs idle CPU.
     """
-    rt = FloorRT()
+    rt = BareRT()
     ep = select.epoll()
     ep.register(rt.efd, select.EPOLLIN)
     stamps: list[int] = [0]
@@ -519,14 +519,14 @@ def floor_rt(rounds: int, seconds: float) -> tuple[list[int], list[int]]:
     def server() -> None:
         while True:
             if not ep.poll(5.0):
-                raise CaseError("floor: no signal within 5 s")
+                raise CaseError("bare threads: no signal within 5 s")
             os.eventfd_read(rt.efd)
             if rt.stop:
                 return
             stamps.append(pc())
             rt.a_reply()
 
-    srv = Worker(server, "floor-server")
+    srv = Worker(server, "bare-server")
     srv.start()
     try:
         samples = rt_client(rt, rounds, seconds, stamps)
@@ -1119,7 +1119,7 @@ class Bench:
                 for lib in ROUND_TRIP_LIBS:
                     steps.append((f"round trip · {lib} · {loop}{tag}", self._rt(loop, lib)))
             steps.append((f"round trip · trio{tag}", self._rt_trio))
-            steps.append((f"round trip · floor (no loop){tag}", self._rt_floor))
+            steps.append((f"round trip · bare threads (no loop){tag}", self._rt_bare))
         steps.append(("round trip · summary", self._rt_rows))
         for loop in self.loops:
             for lib in THROUGHPUT_MEASURES:
@@ -1219,9 +1219,9 @@ class Bench:
             wakes,
         )
 
-    def _rt_floor(self) -> None:
-        samples, wakes = floor_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
-        self._rt_row("floor (no loop)", "none", FLOOR_MEASURES, samples, wakes)
+    def _rt_bare(self) -> None:
+        samples, wakes = bare_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
+        self._rt_row("bare threads (no loop)", "none", BARE_MEASURES, samples, wakes)
 
     def _tp_row(self, lib: str, loop: str, r: TPResult) -> None:
         if r.items <= 0 or r.seconds <= 0:
@@ -1394,7 +1394,7 @@ def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list
     for loop in loops:
         rt = results["round_trip"]
         base = _find(rt, "asyncio Event+cst", loop)
-        floor = _find(rt, "floor (no loop)", "none")
+        bare = _find(rt, "bare threads (no loop)", "none")
         for lib in ("irqio Flag", "irqio Event", "irqio Queue"):
             row = _find(rt, lib, loop)
             if row and base:
@@ -1407,13 +1407,14 @@ def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list
                     f"{row['to_task_p50_us']:.1f} vs {base['to_task_p50_us']:.1f} µs = "
                     f"{row['to_task_p50_us'] / base['to_task_p50_us']:.2f}×"
                 )
-                if floor:
-                    # What the loop adds above the two kernel wakes every row pays.
-                    f50 = floor["p50_us"]
-                    row["floor_p50_us"] = f50
+                if bare:
+                    # The two kernel wakes every row pays, with no loop at all.
+                    b50 = bare["p50_us"]
+                    row["bare_threads_p50_us"] = b50
                     note += (
-                        f"; floor (no loop) {f50:.1f} µs = {f50 / base['p50_us']:.2f}× asyncio, "
-                        f"above it {row['p50_us'] - f50:.1f} vs {base['p50_us'] - f50:.1f} µs"
+                        f"; bare threads (no loop) {b50:.1f} µs = "
+                        f"{b50 / base['p50_us']:.2f}× asyncio, "
+                        f"→task half {bare['to_task_p50_us']:.1f} µs"
                     )
                 add(
                     f"round trip p50 {lib}",

@@ -71,7 +71,7 @@ def test_runtime_bench_round_trip_rows(runtime_json: dict[str, Any]) -> None:
         "aiologic Event",
         "aiologic SimpleQueue",
         "trio",
-        "floor (no loop)",
+        "bare threads (no loop)",
     }
     for r in rows:
         assert r["measures"]
