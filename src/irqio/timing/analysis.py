@@ -13,7 +13,9 @@ For interrupt lines (reference §2.2) the terms are, in cycles:
   mask keeps the line out of, at its worst case (every flash fetch a miss), or one in-flight
   flash miss of lower-priority code. A section that leaves some lower lines unmasked may be
   preempted by them while it keeps our line out; those lines interfere for that candidate.
-- The start bound stops at the handler's first instruction: entry plus its first fetch.
+- The start bound stops at the handler's first instruction: entry plus its first fetch. With
+  an own cost of one unit it is Buttazzo's non-preemptive start time plus one (Hard Real-Time
+  Computing Systems, 3rd ed. 2011, Eq. 8.4): ⌈(s+1)/T⌉ = ⌊s/T⌋ + 1. tests/timing/test_rta.py.
 """
 
 from __future__ import annotations
