@@ -49,9 +49,11 @@ class Preemption:
         offset: int,
         inside: str,
         kind: str = "handler",
+        resumed: bool = False,
     ) -> None:
         self.context = context
         self.kind = kind  # "handler", "thread", or "task" (task context takes the CPU back)
+        self.resumed = resumed  # a paused thread getting the CPU again
         self.point = point  # None: fired at idle / end, not at a placed point
         self.code = code
         self.offset = offset
@@ -100,9 +102,11 @@ class Preemption:
 
     def describe(self) -> str:
         if self.code is None:
-            verb = "ran" if self.kind == "thread" else "fired"
+            verb = "resumed" if self.resumed else "ran" if self.kind == "thread" else "fired"
             return f"{self.kind} {self.context} {verb} when task context went idle (not placed)"
         who = "task context" if self.kind == TASK else f"{self.kind} {self.context}"
+        if self.resumed:
+            who += " (resumed)"
         return (
             f"{who} preempted {self.inside} at point {self.point}, {self.where} in "
             f"{self.function}(), before {self.opcode} (offset {self.offset}):\n    {self.source}"
@@ -292,7 +296,8 @@ class Engine:
         self._fired.add(ctx.name)
         top = stack[-1]
         inside = "task context" if top == TASK else f"{self._contexts[top].kind} {top}"
-        self._out.fired.append(Preemption(ctx.name, point, code, offset, inside, ctx.kind))
+        resumed = ctx.name in self._threads
+        self._out.fired.append(Preemption(ctx.name, point, code, offset, inside, ctx.kind, resumed))
         if ctx.kind == "thread":
             if ctx.name not in self._finished:
                 self._switch(ctx.name)

@@ -163,13 +163,19 @@ def _exhaustive(
     def visit(prefix: list[tuple[int, str]], horizon: int) -> bool:
         placed = {name for _, name in prefix}
         free = [n for n in names if n not in placed]
-        if prefix and prefix[-1][1] in threads:
+        running = _running_thread(prefix, threads)
+        if running is not None:
             free.append(TASK)  # the thread may be preempted back by task context
+        else:
+            # A thread that task context took the CPU back from is paused, not finished (the
+            # take-back was placed before its end): it may resume at any later point.
+            free += [n for n in threads if n in placed]
         start = prefix[-1][0] + 1 if prefix else 0
         for point in range(start, horizon):
             for name in free:
                 placements = [*prefix, (point, name)]
-                more = len(free) - 1 + (name in threads and TASK not in free)
+                # After a thread or a take-back the other side can always switch again.
+                more = len(free) - 1 + (name in threads or name == TASK)
                 leaf = len(placements) >= bound or more <= 0
                 out = engine.run(placements, leaf)
                 if _finish(result, out, placements):
@@ -185,6 +191,18 @@ def _exhaustive(
     visit([], root.horizon)
     if progress is not None:
         progress(engine.runs, engine.runs)
+
+
+def _running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | None:
+    """The foreign thread holding the CPU after `prefix`, or None when task context has it.
+    A thread placed last still runs: deeper placements stop at its end (see `visit`)."""
+    running = None
+    for _, name in prefix:
+        if name in threads:
+            running = name
+        elif name == TASK:
+            running = None
+    return running
 
 
 def _random(
