@@ -71,3 +71,10 @@ def test_two_preemptions_exhaustive_in_primitives_and_doorbell(sc: Scenario) -> 
     # and irqio.doorbell (a few seconds each); the rest run exhaustively in `irqio check`.
     result = assert_safe(sc, preemptions=2)
     assert result.schedules_run > result.points
+
+
+@pytest.mark.parametrize("sc", p.queue_foreign_producer.variants(), ids=lambda sc: sc.name)
+def test_queue_with_a_foreign_producer_thread_two_switches(sc: Scenario) -> None:
+    result = assert_safe(sc)
+    assert result.preemptions == 2
+    assert result.schedules_run > result.points > 50  # every pair of switch points was tried
