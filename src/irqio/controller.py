@@ -1,4 +1,4 @@
-"""The software interrupt controller: an NVIC in software for CPython (and, later, MicroPython).
+"""The software interrupt controller: an NVIC in software for CPython and MicroPython.
 
 A `Controller` owns **lines**. A line has a name, a priority (1 = least urgent, higher = more
 urgent, task context is 0) and a handler that runs in **interrupt context**. `line.pend()` may
@@ -18,6 +18,17 @@ Where handlers run
   between callbacks.
 * A pend from the controller's own thread (task code or a handler) dispatches synchronously, like
   a write to the NVIC's software-trigger register.
+* Under **MicroPython** (no signals, no `threading`): a pend from a foreign context (a hard IRQ,
+  recognised by its locked heap, or another `_thread`) schedules `_dispatch` with
+  `micropython.schedule`, which runs it at a bytecode boundary as CPython runs a signal
+  handler; a pend from task code, a handler or a soft IRQ dispatches synchronously. MicroPython
+  does not nest scheduled callbacks, so a hard IRQ's pend cannot preempt a handler running in
+  one: it tail-chains. See the guarded imports below and docs/controller.md.
+
+The dispatch core (lines, priorities, pend, merged counts, preemption, tail-chaining, the
+ceiling, resources) is the same code on both; only the delivery above differs. The CPython
+delivery (signals, `pthread_kill`, `interrupt_main`, the wakeup fd, `pthread_sigmask`, threads,
+loop-turn mode) is imported guarded and used only where `MICROPYTHON` is False.
 
 NVIC rules (see `_dispatch`)
 ----------------------------
@@ -37,19 +48,89 @@ signal handlers inside themselves under a flood, so `_dispatch` must be correct 
 
 from __future__ import annotations
 
-import _thread
-import itertools
-import os
-import signal as _signal
-import threading
 import time
 from array import array
 from collections import deque
+
+from irqio.doorbell import fifo
 
 try:
     from typing import TYPE_CHECKING, Any
 except ImportError:  # MicroPython has no typing module; annotations are never evaluated there
     TYPE_CHECKING = False  # type: ignore[misc]
+
+try:  # CPython on POSIX: the delivery side (signals, threads, the wakeup fd)
+    import _thread
+    import itertools
+    import os
+    import signal as _signal
+    import threading
+
+    MICROPYTHON = False
+    _get_ident = _thread.get_ident
+    _now = time.perf_counter_ns
+    #: Nanoseconds per unit of `_now()`: every duration the controller records is in these units.
+    CLOCK_UNIT_NS = 1
+    #: Default ring size of `Samples` (the last samples kept for percentiles).
+    RING_SIZE = 4096
+    # A handler's awaitable (an `async def` handler's coroutine) has `__await__`.
+    _AWAITABLE = "__await__"
+
+    _bit_length = int.bit_length
+    # The built-in base each error adds to ControllerError (InvalidPriority is a ValueError...).
+    _ValueError = ValueError
+    _RuntimeError = RuntimeError
+
+    def _write_stderr(msg: str) -> None:
+        os.write(2, msg.encode())  # no lock: sys.stderr's buffer lock is not re-entrant
+
+except ImportError:  # MicroPython: no signals, no threading (the WebAssembly build: no _thread)
+    import sys
+
+    import micropython  # type: ignore[import-not-found]
+
+    MICROPYTHON = True
+    # µs ticks: a small int, so a pend from a hard IRQ (heap locked) allocates nothing. Durations
+    # are differences of two ticks; one that spans the wrap (every 2**30 µs) reads as 0.
+    _now = time.ticks_us  # type: ignore[attr-defined]
+    CLOCK_UNIT_NS = 1000
+    RING_SIZE = 64  # 2 rings per line on a microcontroller's heap: keep them small
+    _AWAITABLE = "send"  # MicroPython's coroutines are generators, without __await__
+
+    try:
+        from _thread import get_ident as _thread_ident
+    except ImportError:  # a port without threads
+
+        def _thread_ident() -> int:
+            return 0
+
+    def _get_ident() -> int:
+        """The thread's identity, or -1 in a hard IRQ: a foreign context, like another thread.
+
+        why: a hard IRQ runs with the heap locked (MicroPython locks it around hard callbacks),
+        and may interrupt the VM in the middle of anything, `_dispatch` included: its pend must
+        only publish and kick (`micropython.schedule`), never run handlers there. Two C calls,
+        no allocation: heap_unlock() returns the depth left, > 0 if it was locked before."""
+        micropython.heap_lock()
+        if micropython.heap_unlock():
+            return -1
+        return _thread_ident()
+
+    def _bit_length(n: int) -> int:  # type: ignore[misc]  # MicroPython's int has none
+        k = 0
+        while n:
+            n >>= 1
+            k += 1
+        return k
+
+    def _write_stderr(msg: str) -> None:
+        sys.stderr.write(msg)  # MicroPython's stderr takes no lock
+
+    # MicroPython cannot derive a class from two exception types ("multiple bases have instance
+    # lay-out conflict"): there the errors are ControllerErrors only; `except ValueError` or
+    # `except RuntimeError` does not catch them, `except ControllerError` (or the error) does.
+    _ValueError = _RuntimeError = object  # type: ignore[assignment]
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -65,9 +146,6 @@ MAX_PRIORITY = 255
 #: The ceiling of `Controller.critical()`: above every line.
 CRITICAL = MAX_PRIORITY + 1
 
-_now = time.perf_counter_ns
-_get_ident = _thread.get_ident
-
 
 # -- errors: each message says what was wrong and what to do -----------------------------------
 
@@ -76,31 +154,31 @@ class ControllerError(Exception):
     """Base class of the controller's and resources' errors."""
 
 
-class InvalidPriority(ControllerError, ValueError):
+class InvalidPriority(ControllerError, _ValueError):
     """A line's priority is not an integer in 1..MAX_PRIORITY."""
 
 
-class LineExists(ControllerError, ValueError):
+class LineExists(ControllerError, _ValueError):
     """A line with this name is already registered on this controller."""
 
 
-class ControllerClosed(ControllerError, RuntimeError):
+class ControllerClosed(ControllerError, _RuntimeError):
     """The controller was closed; its lines can no longer be pended."""
 
 
-class WrongThread(ControllerError, RuntimeError):
+class WrongThread(ControllerError, _RuntimeError):
     """Something that belongs to the controller's thread was used from another thread."""
 
 
-class CeilingViolation(ControllerError, RuntimeError):
+class CeilingViolation(ControllerError, _RuntimeError):
     """A handler (or task) entered a resource it did not declare, so its ceiling is wrong."""
 
 
-class UnusedResource(ControllerError, RuntimeError):
+class UnusedResource(ControllerError, _RuntimeError):
     """A resource no line and no task declared was entered: it has no ceiling."""
 
 
-class SignalInUse(ControllerError, ValueError):
+class SignalInUse(ControllerError, _ValueError):
     """A signal is already bound to this controller (its kick signal or another line)."""
 
 
@@ -127,11 +205,15 @@ class Samples:
 
     One writer at a time (a line's samples are written only by the dispatch running that line,
     which never preempts itself), so plain read-modify-write is safe. `add` is O(1) and never
-    allocates once constructed."""
+    allocates once constructed.
+
+    The unit is that of the controller's clock, `CLOCK_UNIT_NS` ns: 1 on CPython
+    (`perf_counter_ns`), 1000 on MicroPython (`time.ticks_us`), where the ring is also smaller
+    (`RING_SIZE`)."""
 
     __slots__ = ("count", "hist", "max", "min", "ring", "size", "total")
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = RING_SIZE) -> None:
         self.size = size
         self.ring = array("q", bytes(8 * size))
         self.count = 0
@@ -150,7 +232,7 @@ class Samples:
             self.max = ns
         if self.min < 0 or ns < self.min:
             self.min = ns
-        self.hist[ns.bit_length() if ns < (1 << 63) else 63] += 1
+        self.hist[_bit_length(ns) if ns < (1 << 63) else 63] += 1
 
     def recent(self) -> list[int]:
         """The last min(count, size) samples (task context)."""
@@ -201,8 +283,13 @@ class Line:
         # Optional hook run in interrupt context after each handler run (a source re-arms here).
         self.after: Callable[[], None] | None = None
         # Pend timestamps not yet taken by a dispatch. Appended from any context (deque.append
-        # cannot be torn); drained only by the dispatch that runs this line.
-        self._hits: deque[int] = deque()
+        # cannot be torn); drained only by the dispatch that runs this line. MicroPython's
+        # deque needs a bound: past HITS_KEPT_MICROPYTHON waiting pends the oldest is dropped
+        # (no allocation, so a hard IRQ may pend): the line still runs, `merged` undercounts.
+        if MICROPYTHON:  # positional maxlen: MicroPython's deque takes no keywords
+            self._hits: deque[int] = deque((), HITS_KEPT_MICROPYTHON)  # noqa: RUF037
+        else:
+            self._hits = deque()
         self._queue: deque[Line] = controller._queue_for(priority)
         # True from the pend that queued the line until a dispatch takes it. Same protocol as
         # the doorbell's `_due`: pend appends its hit, *then* reads `_queued`; dispatch stores
@@ -259,6 +346,9 @@ class Line:
 # kick signal -> the open main-thread controller that owns it
 _kick_signals: dict[int, Controller] = {}
 
+#: MicroPython: pends of one line kept while it waits (see `Line._hits`).
+HITS_KEPT_MICROPYTHON = 64
+
 
 def _count_of(counter: itertools.count[int]) -> int:
     # repr is "count(N)": N is the number of next() calls so far (counts start at 0).
@@ -295,7 +385,8 @@ class Controller:
         if kick not in ("signal", "interrupt_main"):
             raise ValueError(f"kick={kick!r}: use 'signal' or 'interrupt_main'")
         self._ident = _get_ident()
-        self.preemptive = threading.current_thread() is threading.main_thread()
+        # MicroPython: scheduled callbacks preempt task code at bytecode boundaries.
+        self.preemptive = MICROPYTHON or threading.current_thread() is threading.main_thread()
         self._lines: dict[str, Line] = {}
         self._queues: dict[int, deque[Line]] = {}
         # (priority, queue) pairs, most urgent first. Replaced (never mutated) on registration,
@@ -315,15 +406,23 @@ class Controller:
         self._task_resources: set[Resource] = set()
         self._sources: list[Any] = []
         self._critical: Resource | None = None
-        self.failures: deque[HandlerFailure] = deque(maxlen=failures_kept)
+        # positional maxlen: MicroPython's deque takes no keywords
+        self.failures: deque[HandlerFailure] = deque((), failures_kept)  # noqa: RUF037
         self.on_failure = on_failure
         self._kick_mode = kick
-        self._kicks_begun = itertools.count()
-        self._kicks_ended = itertools.count()
-        self._signum = default_signum() if signum is None else signum
         self._saved_handlers: dict[int, Any] = {}
         self._wakeup: tuple[Any, Any, int, Any] | None = None  # (rsock, wsock, prev fd, loop)
         self._doorbell: Doorbell | None = None
+        if MICROPYTHON:
+            # No signals: a foreign pend is kicked with micropython.schedule (see `_kick`).
+            self._kick_mode = "schedule"
+            self._signum = 0
+            # Bound once here: a hard IRQ may not allocate, and `self._on_schedule` would.
+            self._scheduled = self._on_schedule
+            return
+        self._kicks_begun = itertools.count()
+        self._kicks_ended = itertools.count()
+        self._signum = default_signum() if signum is None else signum
         if self.preemptive:
             self._install_signal(self._signum, self._on_signal)
             if kick == "interrupt_main":
@@ -376,6 +475,11 @@ class Controller:
         used = frozenset(uses)
         for res in used:
             res._bind(self)
+        if signal is not None and MICROPYTHON:
+            raise ControllerError(
+                f"line {name!r}: signal= binds a POSIX signal, which MicroPython has not; pend "
+                "the line from the IRQ handler instead (line.pend() is safe in a hard IRQ)"
+            )
         if signal is not None and not self.preemptive:
             raise WrongThread(
                 f"line {name!r}: signal-bound lines need a controller in the main thread "
@@ -443,7 +547,9 @@ class Controller:
     def _queue_for(self, priority: int) -> deque[Line]:
         q = self._queues.get(priority)
         if q is None:
-            q = self._queues[priority] = deque()
+            # Each line is in its level's queue at most once (plus racing duplicates), so
+            # MicroPython's bound (doorbell.fifo) is never reached with fewer lines than that.
+            q = self._queues[priority] = fifo()
             self._levels = sorted(self._queues.items(), key=lambda pq: -pq[0])
         return q
 
@@ -501,7 +607,7 @@ class Controller:
             try:
                 try:
                     result = line.handler()
-                    if result is not None and hasattr(result, "__await__"):
+                    if result is not None and hasattr(result, _AWAITABLE):
                         close = getattr(result, "close", None)
                         if close is not None:
                             close()  # no "never awaited" warning: we report it ourselves
@@ -557,7 +663,7 @@ class Controller:
         else:
             msg = f"irqio: line {line.name!r}: handler raised {exc!r}; dispatch continues\n"
         try:
-            os.write(2, msg.encode())  # no lock: sys.stderr's buffer lock is not re-entrant
+            _write_stderr(msg)  # no lock (see its definition)
         except OSError:
             pass
 
@@ -572,6 +678,17 @@ class Controller:
 
     def _kick(self) -> None:
         """Make the controller's thread dispatch soon. Called from foreign threads; O(1)."""
+        if MICROPYTHON:
+            # MicroPython's soft-IRQ doorbell: the VM runs `_on_schedule` at its next bytecode
+            # boundary. Safe in a hard IRQ: the bound method was made at construction, nothing
+            # allocates. A full schedule queue raises RuntimeError: `_kick_due` is cleared so
+            # the next pend kicks again (the hit is published; any dispatch will run it).
+            try:
+                micropython.schedule(self._scheduled, None)
+            except RuntimeError:
+                self._kick_due = False
+                raise
+            return
         # why the two counters: close() must not restore SIG_DFL (whose action for a real-time
         # signal is to kill the process) while a kick is between its `_closed` check and its
         # pthread_kill. `next()` on a count is one C call, never split; close() stores
@@ -592,6 +709,10 @@ class Controller:
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._dispatch(None, 0)
+
+    def _on_schedule(self, _arg: object) -> None:  # MicroPython: a scheduled callback
+        if not self._closed:  # close() drops pending lines, as the restored signal does
+            self._dispatch(None, 0)
 
     # -- signals and the wakeup fd -----------------------------------------------------------
 
@@ -631,7 +752,7 @@ class Controller:
         `loop.add_signal_handler`, which writes into that loop's self-pipe), it is kept: it
         already wakes the loop. Should asyncio later install its own, ours is replaced, which
         is fine for the same reason; close() then leaves asyncio's in place."""
-        if self._wakeup is not None or not self.preemptive:
+        if self._wakeup is not None or not self.preemptive or MICROPYTHON:
             return
         import socket
 

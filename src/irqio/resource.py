@@ -28,22 +28,25 @@ Two masking modes per resource: ``masking="optimistic"`` (default) and ``masking
 which additionally blocks, with `signal.pthread_sigmask`, the real signals bound to lines at or
 under the ceiling, so their arrival does not even interrupt the section (the kernel delivers
 them on exit). The ceiling store happens in both modes, so correctness never depends on the
-signal mask; see docs/controller.md for the measured cost of each.
+signal mask; see docs/controller.md for the measured cost of each. MicroPython has no signals:
+there only ``"optimistic"`` exists (the ceiling store, which is all correctness rests on).
 """
 
 from __future__ import annotations
 
-import _thread
-import signal as _signal
-import time
-
 from irqio.controller import (
+    MICROPYTHON,
     CeilingViolation,
     ControllerError,
     Samples,
     UnusedResource,
     WrongThread,
+    _get_ident,
+    _now,
 )
+
+if not MICROPYTHON:
+    import signal as _signal
 
 try:
     from typing import TYPE_CHECKING, Any
@@ -52,9 +55,6 @@ except ImportError:  # MicroPython has no typing module; annotations are never e
 
 if TYPE_CHECKING:
     from irqio.controller import Controller, Line
-
-_now = time.perf_counter_ns
-_get_ident = _thread.get_ident
 
 MASKING_MODES = ("optimistic", "sigmask")
 
@@ -105,6 +105,11 @@ class Resource:
 
     def _bind(self, ctl: Controller) -> None:
         if self._ctl is None:
+            if self.masking == "sigmask" and MICROPYTHON:
+                raise ControllerError(
+                    f"Resource {self.name!r}: masking='sigmask' blocks POSIX signals, which "
+                    "MicroPython has not; use the default 'optimistic'"
+                )
             if self.masking == "sigmask" and not ctl.preemptive:
                 raise ControllerError(
                     f"Resource {self.name!r}: masking='sigmask' needs a controller in the main "

@@ -67,3 +67,28 @@ def test_kernel_and_its_port_run_under_micropython(micropython: Path) -> None:
     assert "sleepers done [2, 1]" in out  # woken in the order of their sleeps
     assert "isr 42 woke [0, 1, 2] ran [42]" in out  # every waiter, and the item delivered
     assert "left waiting 0" in out
+
+
+def test_controller_and_resources_run_under_micropython(micropython: Path) -> None:
+    # The dispatch core of irqio.controller and irqio.resource, unchanged, with MicroPython's
+    # delivery: micropython.schedule for foreign pends (a hard IRQ), synchronous dispatch for
+    # task code, handlers and soft IRQs. The script prints one line per scene.
+    out = run_on_micropython(micropython, HERE / "controller_on_micropython.py")
+    assert out.splitlines() == [
+        "controller micropython True",
+        "ceilings 2 3 users ['low', 'mid', 'task'] ['high']",  # computed from the declarations
+        # high (3) preempts mid (2) at once; c and b (2) and low (1) wait, then tail-chain:
+        # most urgent first, FIFO within priority 2, all before task code resumes
+        "nvic mid> high mid< c b low task",
+        "low runs 1 merged 1 pends 2",  # pended twice before it ran: once, one merged
+        # buf (ceiling 2) masks mid and low until it is released; high (3) is above it
+        "resource held@2 high release mid> mid< low task",
+        "violation task:CeilingViolation handler:high raised CeilingViolation",
+        "critical critical@256 release high low task",  # critical() masks high too
+        # a soft IRQ (micropython.schedule) lands inside the task's loop, inside its section
+        "soft-irq isr(7) high loop-done mid> mid< task",
+        # a hard IRQ (heap and scheduler locked) only schedules: handlers run after it returns
+        "hard-irq hard-irq(ran 0, heap 0) high low loop-done",
+        "state 0 0 None 1",  # nothing left raised, one failure (the handler's violation)
+        "MICROPYTHON-OK",
+    ]
