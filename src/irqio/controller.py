@@ -64,6 +64,7 @@ try:  # CPython on POSIX: the delivery side (signals, threads, the wakeup fd)
     import itertools
     import os
     import signal as _signal
+    import sys
     import threading
 
     MICROPYTHON = False
@@ -180,6 +181,11 @@ class UnusedResource(ControllerError, _RuntimeError):
 
 class SignalInUse(ControllerError, _ValueError):
     """A signal is already bound to this controller (its kick signal or another line)."""
+
+
+class HeldAcrossAwait(ControllerError, _RuntimeError):
+    """Task code held a resource across an `await` (seen in debug mode): other tasks ran while
+    its ceiling kept lines masked."""
 
 
 class HandlerFailure:
@@ -350,6 +356,21 @@ _kick_signals: dict[int, Controller] = {}
 HITS_KEPT_MICROPYTHON = 64
 
 
+def _asyncio_debug() -> bool:
+    """asyncio's own default for debug mode, or the running loop's flag."""
+    if sys.flags.dev_mode or (
+        not sys.flags.ignore_environment and os.environ.get("PYTHONASYNCIODEBUG")
+    ):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return False
+    try:
+        return bool(asyncio.get_running_loop().get_debug())
+    except RuntimeError:
+        return False
+
+
 def _count_of(counter: itertools.count[int]) -> int:
     # repr is "count(N)": N is the number of next() calls so far (counts start at 0).
     return int(repr(counter)[6:-1])
@@ -381,10 +402,15 @@ class Controller:
         doorbell: Doorbell | None = None,
         on_failure: Callable[[Line, HandlerFailure], None] | None = None,
         failures_kept: int = 100,
+        debug: bool | None = None,
     ) -> None:
         if kick not in ("signal", "interrupt_main"):
             raise ValueError(f"kick={kick!r}: use 'signal' or 'interrupt_main'")
         self._ident = _get_ident()
+        #: Debug mode: resources entered by task code are checked for being held across an
+        #: `await` (`HeldAcrossAwait`). Default: on when asyncio's debug mode is (the running
+        #: loop's flag, `python -X dev`, or PYTHONASYNCIODEBUG). Off on MicroPython.
+        self.debug = (not MICROPYTHON and _asyncio_debug()) if debug is None else bool(debug)
         # MicroPython: scheduled callbacks preempt task code at bytecode boundaries.
         self.preemptive = MICROPYTHON or threading.current_thread() is threading.main_thread()
         self._lines: dict[str, Line] = {}
@@ -732,6 +758,23 @@ class Controller:
                 )
             _kick_signals[signum] = self
         self._saved_handlers[signum] = _signal.signal(signum, handler)
+
+    def _watch_hold(self, res: Resource, entry: object) -> None:
+        """Debug mode: task code just entered `res`; check it is released before the loop turns.
+
+        why: a loop callback runs only between task steps, and a task step ends only at an
+        `await` that suspends, so an entry still held when the callback runs was held across
+        one. `_current is None` (task context) was checked by the caller."""
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = asyncio.current_task(loop)
+        if task is not None:  # a plain callback cannot await
+            loop.call_soon(res._check_released, entry, task, loop)
 
     def _maybe_attach_running_loop(self) -> None:
         try:

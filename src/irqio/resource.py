@@ -38,6 +38,7 @@ from irqio.controller import (
     MICROPYTHON,
     CeilingViolation,
     ControllerError,
+    HeldAcrossAwait,
     Samples,
     UnusedResource,
     WrongThread,
@@ -65,6 +66,7 @@ class Resource:
     __slots__ = (
         "_critical",
         "_ctl",
+        "_late",
         "_saved",
         "_sigset",
         "_tasks",
@@ -90,6 +92,8 @@ class Resource:
         # LIFO, touched only by the one context holding the resource (see __enter__).
         self._saved: list[tuple[int, Resource | None, Any, int]] = []
         self._sigset: frozenset[int] = frozenset()
+        # Debug mode: entries found held across an await, with their error (see __exit__).
+        self._late: list[tuple[object, HeldAcrossAwait]] = []
         #: Hold times in ns (written by the holder only: a resource has one holder at a time).
         self.hold = Samples()
 
@@ -183,13 +187,17 @@ class Resource:
             old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._sigset)
         # why: a list owned by the holder: no other context can enter this resource while we
         # hold it (any context that declares it has priority <= the ceiling, now masked).
-        self._saved.append((prev, holder, old_mask, _now()))
+        entry = (prev, holder, old_mask, _now())
+        self._saved.append(entry)
+        if ctl.debug and ctl._current is None:
+            ctl._watch_hold(self, entry)
         return self
 
     def __exit__(self, *exc: object) -> None:
         ctl = self._ctl
         assert ctl is not None
-        prev, holder, old_mask, entered = self._saved.pop()
+        entry = self._saved.pop()
+        prev, holder, old_mask, entered = entry
         released_at = _now()
         self.hold.add(released_at - entered)
         raised = ctl._ceiling > prev
@@ -203,6 +211,24 @@ class Resource:
             # The ceiling dropped: run what it held back now, as the NVIC takes a pending
             # interrupt the instant BASEPRI is lowered. Blame goes to this resource.
             ctl._dispatch(self, released_at)
+        if self._late:
+            for i, (late, error) in enumerate(self._late):
+                if late is entry:
+                    del self._late[i]
+                    raise error  # state restored above: nothing stays masked
+
+    def _check_released(self, entry: object, task: Any, loop: Any) -> None:
+        """Debug mode, a loop callback: is the entry task code made still held? See
+        `Controller._watch_hold`."""
+        if not any(e is entry for e in self._saved):
+            return
+        error = HeldAcrossAwait(
+            f"task {task.get_name()!r} held Resource {self.name!r} (ceiling {self.ceiling}) "
+            "across an await: lines at or under the ceiling stayed masked while other tasks "
+            "ran; leave the `with` block before awaiting"
+        )
+        self._late.append((entry, error))
+        loop.call_exception_handler({"message": str(error), "exception": error, "task": task})
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, ceiling={self.ceiling}, users={self.users})"
