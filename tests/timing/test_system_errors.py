@@ -119,3 +119,22 @@ def test_unknown_variant(write_toml: Callable[[str], Path]) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SystemFileError, match="file not found"):
         load_system(tmp_path / "none.toml")
+
+
+def test_shipped_systems_load_by_name_and_match_the_examples() -> None:
+    import dataclasses
+
+    from irqio.timing.system import system_names
+
+    root = Path(__file__).resolve().parents[2]
+    assert system_names() == ["pico-can", "stm32f4-basepri"]
+    for name in system_names():
+        shipped, example = load_system(name), load_system(root / "examples" / f"{name}.toml")
+        assert shipped.path == f"systems/{name}.toml"
+        # examples/ links to the shipped file: one copy, the same system
+        assert shipped == dataclasses.replace(example, path=shipped.path)
+
+
+def test_an_unknown_name_lists_the_shipped_systems() -> None:
+    with pytest.raises(SystemFileError, match="shipped systems, by name: pico-can, stm32f4"):
+        load_system("pico-cam")

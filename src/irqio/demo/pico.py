@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
 from rich.table import Table
 
@@ -12,7 +10,7 @@ from irqio.timing.model import simulate
 from irqio.timing.system import System, load_system
 
 POST_US = 10.0  # the post's scope trace: INT low -> first ISR instruction
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "pico-can.toml"
+EXAMPLE = "pico-can"  # shipped with irqio (timing/systems/); examples/pico-can.toml links to it
 
 
 def _row(system: System, policy: str, seconds: float) -> tuple[float, float]:

@@ -13,7 +13,9 @@ from irqio.timing.system import System, load_system
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="system TOML (see docs/timing.md)")
+    parser.add_argument(
+        "file", help="system TOML (see docs/timing.md), or a shipped one by name: pico-can"
+    )
     parser.add_argument("--variant", help="a [variants.NAME] of the file, e.g. bank-trap")
     parser.add_argument("--json", action="store_true", help="print the bounds as JSON")
 

@@ -18,7 +18,9 @@ TRACE_LIMIT = 2_000_000  # events kept for the VCD / Perfetto files (memory guar
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="system TOML (see docs/timing.md)")
+    parser.add_argument(
+        "file", help="system TOML (see docs/timing.md), or a shipped one by name: pico-can"
+    )
     parser.add_argument(
         "--policy",
         action="append",

@@ -11,6 +11,7 @@ import itertools
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +119,26 @@ class System:
         return round(us * self.profile.clock_hz / 1e6)
 
 
+def system_names() -> list[str]:
+    """The systems shipped with irqio (`timing/systems/*.toml`), usable by name."""
+    folder = resources.files("irqio.timing") / "systems"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
 def load_system(path: str | Path, variant: str | None = None) -> System:
+    """Load a system file, or a shipped system by name (`pico-can`) when no such file exists."""
     p = str(path)
     try:
-        data = tomllib.loads(Path(path).read_text())
+        if not Path(path).exists() and p in system_names():
+            text = (resources.files("irqio.timing") / "systems" / f"{p}.toml").read_text()
+            p = f"systems/{p}.toml"
+        else:
+            text = Path(path).read_text()
+        data = tomllib.loads(text)
     except FileNotFoundError:
-        raise SystemFileError(p, "", "file not found") from None
+        raise SystemFileError(
+            p, "", f"file not found (shipped systems, by name: {_fmt(system_names())})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise SystemFileError(p, "", f"not valid TOML: {exc}") from None
     return parse_system(data, p, variant)
