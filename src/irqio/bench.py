@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"benchmarks to run: runtime, ceiling, explorer, timing, ... or all "
+        help=f"benchmarks to run: runtime, storm, ceiling, explorer, timing, ... or all "
         f"(default: {DEFAULT}); each is benchmarks/bench_NAME.py",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable results on stdout")

@@ -1,0 +1,128 @@
+"""The signal-storm benchmark runs end to end (tiny storms) and its parent survives a hung child.
+
+Structure only, and irqio's own row: nothing lost, no hang. No speed is asserted, and no peer's
+result: what the peers do under the storm is the benchmark's output, not a test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from irqio import bench
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "benchmarks"
+
+pytestmark = [
+    pytest.mark.skipif(
+        not hasattr(signal, "SIGRTMIN") or not hasattr(signal, "pthread_kill"),
+        reason="needs POSIX real-time signals and pthread_kill",
+    ),
+]
+
+# irqio's rows, the documented asyncio path, and one peer that deadlocks in its handler (so the
+# hang path runs too): ~5 s. The full list of cases runs in `irqio bench storm`.
+CASES = ["irqio", "call_soon_threadsafe", "janus"]
+
+
+@pytest.fixture(scope="module")
+def storm() -> Any:
+    return bench.load(BENCHMARKS, "storm")
+
+
+@pytest.fixture(scope="module")
+def storm_json(storm: Any) -> dict[str, Any]:
+    pytest.importorskip("janus")
+    argv = ["--smoke", "--json", "--sender", "thread"]
+    for c in CASES:
+        argv += ["--case", c]
+    capture = pytest.MonkeyPatch()
+    out = io.StringIO()
+    capture.setattr(sys, "stdout", out)
+    try:
+        code = storm.main(argv)
+    finally:
+        capture.undo()
+    data: dict[str, Any] = json.loads(out.getvalue())
+    data["_exit_code"] = code
+    return data
+
+
+KEYS = {
+    "case",
+    "sender",
+    "calls",
+    "received",
+    "refused",
+    "lost",
+    "left_queued",
+    "gone",
+    "max_depth",
+    "latency_p50_ms",
+    "latency_max_ms",
+    "stranded",
+    "hang",
+    "errors",
+    "wall_s",
+    "verdict",
+    "handler_does",
+    "consumer_does",
+}
+
+
+@pytest.mark.timeout(60)
+def test_storm_bench_rows(storm: Any, storm_json: dict[str, Any]) -> None:
+    rows = storm_json["cases"]
+    names = {r["case"] for r in rows}
+    assert names == {c for c in storm.CASES if any(s in c for s in CASES)}
+    assert {"irqio Queue.offer", "irqio Flag.set", "janus sync_q.put_nowait"} <= names
+    for r in rows:
+        assert set(r) >= KEYS, KEYS - set(r)
+        assert r["sender"] == "thread"
+        assert isinstance(r["hang"], bool)
+        assert r["wall_s"] > 0
+        assert r["verdict"]
+        if not r["hang"]:
+            assert r["calls"] > 0, r  # the storm reached the handler
+            assert isinstance(r["stranded"], bool)
+            assert r["max_depth"] >= 1
+        else:
+            assert r["hang_where"]
+    meta = storm_json["meta"]
+    assert meta["mode"] == "smoke" and meta["senders"] == ["thread"]
+    assert meta["errors"] == [] and storm_json["_exit_code"] == 0
+
+
+@pytest.mark.timeout(60)
+def test_storm_bench_irqio_keeps_everything(storm_json: dict[str, Any]) -> None:
+    rows = {r["case"]: r for r in storm_json["cases"]}
+    q = rows["irqio Queue.offer"]
+    assert q["hang"] is False and q["stranded"] is False
+    assert q["lost"] == 0 and q["gone"] == 0 and q["left_queued"] == 0
+    assert q["received"] + q["refused"] == q["calls"]
+    assert q["errors"] == {} and q["verdict"] == "ok"
+    f = rows["irqio Flag.set"]
+    assert f["hang"] is False and f["stranded"] is False and f["errors"] == {}
+    assert f["lost"] is None  # a flag coalesces: wakes are not comparable with sets
+    assert 0 < f["received"] <= f["calls"]
+
+
+@pytest.mark.timeout(60)
+def test_storm_parent_kills_a_child_past_its_hard_timeout(storm: Any) -> None:
+    pytest.importorskip("janus")
+    # The child's own watchdog would report after a few seconds; the parent's bound is shorter.
+    rec = storm.run_case("janus sync_q.put_nowait", "thread", "smoke", storm.SMOKE, hard=1.0)
+    assert rec["hang"] is True and rec["killed"] is True
+    assert rec["case"] == "janus sync_q.put_nowait"
+    assert storm.verdict(rec) == "hang"
+
+
+def test_storm_is_listed_by_irqio_bench() -> None:
+    assert "storm" in bench.available(BENCHMARKS)
