@@ -146,6 +146,7 @@ class Sizes:
 FULL = Sizes(1.5, 3.0, 2.0, 4.0, ("thread", "process"))
 QUICK = Sizes(0.4, 1.5, 1.0, 2.5, ("thread", "process"))
 SMOKE = Sizes(0.15, 1.0, 1.0, 1.5, ("thread",))
+SIZES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}  # by mode: the parent passes it to children
 
 
 # -- the child: one case, one sender --------------------------------------------------------
@@ -890,7 +891,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        sizes = {"full": FULL, "quick": QUICK, "smoke": SMOKE}[args.mode]
+        sizes = SIZES[args.mode]
         child(args.child, args.sender, sizes)
         return 0  # not reached: child() ends the process
     if RT is None or not hasattr(signal, "pthread_kill"):
@@ -900,10 +901,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    sizes = {"full": FULL, "quick": QUICK, "smoke": SMOKE}[mode]
-    senders = sizes.senders if args.sender in (None, "both") else (args.sender,)
-    if args.sender == "both":
-        senders = ("thread", "process")
+    sizes = SIZES[mode]
+    # Default: the mode's senders (--smoke: thread only); "both" asks for both even in smoke.
+    senders = {None: sizes.senders, "both": ("thread", "process")}.get(args.sender, (args.sender,))
     modules = available_modules()
     cases = [c for c in CASES if not args.case or any(s in c for s in args.case)]
     skipped = [c for c in cases if modules.get(CASES[c][2]) is None]
