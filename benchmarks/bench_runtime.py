@@ -1672,6 +1672,28 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
     console.print(t)
 
 
+def idle_wake_config() -> dict[str, str]:
+    """How this machine's idle CPUs wait, which sets the cost of every cross-thread wake.
+
+    On a VM whose idle vCPU halts at once (cpuidle `haltpoll` with `guest_halt_poll_ns` 0), a
+    wake is an IPI and a VM exit: here the waker's futex or eventfd syscall took ~11 µs and the
+    sleeper ran ~30 µs later. With guest halt-polling on, the bare-threads round trip fell from
+    ~73 to ~9 µs (benchmarks/README.md). Read from sysfs; absent entries are left out.
+    """
+    found: dict[str, str] = {}
+    for key, path in (
+        ("cpuidle_driver", "/sys/devices/system/cpu/cpuidle/current_driver"),
+        ("cpuidle_governor", "/sys/devices/system/cpu/cpuidle/current_governor"),
+        ("guest_halt_poll_ns", "/sys/module/haltpoll/parameters/guest_halt_poll_ns"),
+    ):
+        try:
+            with open(path) as f:
+                found[key] = f.read().strip()
+        except OSError:
+            pass
+    return found
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench_runtime",
@@ -1729,6 +1751,7 @@ def main(argv: list[str] | None = None) -> int:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "idle_wake": idle_wake_config(),
         "loops": loops,
         "mode": "smoke" if args.smoke else "quick" if args.quick else "full",
         "irqio": irqio.__version__,
@@ -1758,6 +1781,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{meta['cpus']} CPUs · loops: {', '.join(loops)} · {meta['mode']} run in "
             f"{meta['seconds']:.0f} s"
         )
+        idle = meta["idle_wake"]
+        if idle:
+            out.print("idle CPUs: " + ", ".join(f"{k} {v}" for k, v in idle.items()))
         print_tables(out, results)
         for e in bench.errors:
             out.print(f"[red]error[/] {e}")

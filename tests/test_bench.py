@@ -53,6 +53,19 @@ def test_runtime_bench_runs_clean(runtime_json: dict[str, Any]) -> None:
     assert runtime_json["meta"]["loops"] == ["asyncio"]
 
 
+def test_runtime_bench_reports_how_idle_cpus_wait(runtime_json: dict[str, Any]) -> None:
+    # The floor of every round trip is a wake of an idle CPU: the meta says how they wait,
+    # exactly as sysfs has it (keys whose file is absent are left out).
+    idle = runtime_json["meta"]["idle_wake"]
+    driver = Path("/sys/devices/system/cpu/cpuidle/current_driver")
+    halt_poll = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+    for key, path in (("cpuidle_driver", driver), ("guest_halt_poll_ns", halt_poll)):
+        if path.exists():
+            assert idle[key] == path.read_text().strip()
+        else:
+            assert key not in idle
+
+
 def _libs(rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(r["library"], r["loop"]) for r in rows}
 
