@@ -4,6 +4,7 @@ context and resume inside task code later, each switch one preemption of the bou
 from __future__ import annotations
 
 from irqio.check import Setup, explore, scenario
+from irqio.check.engine import TASK
 
 
 @scenario(preemptions=3, modules=["@scenario"])
@@ -49,3 +50,15 @@ def test_three_switches_find_the_resumed_thread() -> None:
     assert "thread core1 (resumed) preempted task context" in result.report()
     replayed = explore(reply_reaches_a_paused_core, replay=result.replay)
     assert not replayed.ok and replayed.invariant == result.invariant
+
+
+def test_random_mode_draws_take_backs_and_resumes() -> None:
+    # Random walks draw from the same choices as exhaustive mode, resumes included.
+    a = explore(reply_reaches_a_paused_core, mode="random", seed=0, runs=3000)
+    b = explore(reply_reaches_a_paused_core, mode="random", seed=0, runs=3000)
+    assert not a.ok
+    assert [p.context for p in a.schedule] == ["core1", TASK, "core1"]
+    assert a.schedule[2].resumed
+    assert (a.replay, a.schedules_run) == (b.replay, b.schedules_run)  # seeded: the same walk
+    assert explore(reply_reaches_a_paused_core, mode="random", seed=0, runs=3000,
+                   preemptions=2).ok  # fmt: skip

@@ -161,30 +161,18 @@ def _exhaustive(
     estimate = 1 + len(names) * root.horizon
 
     def visit(prefix: list[tuple[int, str]], horizon: int) -> bool:
-        placed = {name for _, name in prefix}
-        free = [n for n in names if n not in placed]
-        running = _running_thread(prefix, threads)
-        if running is not None:
-            free.append(TASK)  # the thread may be preempted back by task context
-        else:
-            # A thread that task context took the CPU back from is paused, not finished (the
-            # take-back was placed before its end): it may resume at any later point.
-            free += [n for n in threads if n in placed]
+        free = _free(prefix, names, threads)
         start = prefix[-1][0] + 1 if prefix else 0
         for point in range(start, horizon):
             for name in free:
                 placements = [*prefix, (point, name)]
-                # After a thread or a take-back the other side can always switch again.
-                more = len(free) - 1 + (name in threads or name == TASK)
-                leaf = len(placements) >= bound or more <= 0
+                leaf = _is_leaf(placements, free, name, threads, bound)
                 out = engine.run(placements, leaf)
                 if _finish(result, out, placements):
                     return True
                 if progress is not None and engine.runs % 64 == 0:
                     progress(engine.runs, max(estimate, engine.runs))
-                # Task context can take the CPU back only while the thread still runs.
-                end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
-                if not leaf and visit(placements, min(end, out.horizon)):
+                if not leaf and visit(placements, _next_horizon(out, name, threads)):
                     return True
         return False
 
@@ -205,6 +193,36 @@ def _running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | N
     return running
 
 
+def _free(prefix: list[tuple[int, str]], names: list[str], threads: set[str]) -> list[str]:
+    """The contexts the next placement after `prefix` may be: each not yet placed, plus the
+    switches back and forth between task context and a foreign thread."""
+    placed = {name for _, name in prefix}
+    free = [n for n in names if n not in placed]
+    if _running_thread(prefix, threads) is not None:
+        free.append(TASK)  # the thread may be preempted back by task context
+    else:
+        # A thread that task context took the CPU back from is paused, not finished (the
+        # take-back was placed before its end): it may resume at any later point.
+        free += [n for n in threads if n in placed]
+    return free
+
+
+def _is_leaf(
+    placements: list[tuple[int, str]], free: list[str], name: str, threads: set[str], bound: int
+) -> bool:
+    """No placement can follow: the bound is reached or no context is left to place."""
+    # After a thread or a take-back the other side can always switch again.
+    more = len(free) - 1 + (name in threads or name == TASK)
+    return len(placements) >= bound or more <= 0
+
+
+def _next_horizon(out: Outcome, name: str, threads: set[str]) -> int:
+    """Where the next placement must land before, given the run that placed `name` last."""
+    # Task context can take the CPU back only while the thread still runs.
+    end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
+    return min(end, out.horizon)
+
+
 def _random(
     engine: Engine,
     result: Result,
@@ -219,19 +237,33 @@ def _random(
     if _finish(result, root, []) or bound == 0:
         return
     names = root.context_names
-    span = max(root.horizon, 1)
-    for i in range(runs - 1):
-        k = rng.randint(1, min(bound, len(names)))
-        chosen = rng.sample(names, k)
-        # Later placements may land inside earlier handlers: let the range grow past the root.
-        points = sorted(rng.sample(range(span + 64 * k), k))
-        placements = list(zip(points, chosen, strict=True))
-        out = engine.run(placements, leaf=False)
-        if _finish(result, out, placements):
-            return
-        span = max(span, out.horizon)
-        if progress is not None and i % 64 == 0:
-            progress(i + 1, runs)
+    threads = set(root.threads)
+    # A random walk down the tree `_exhaustive` walks: each step draws one placement among
+    # the ones allowed after the prefix (so thread resumes and take-backs are drawn too), with
+    # the point range the prefix's own run measured. Every run along the walk is a schedule
+    # checked, so a walk of depth k costs k of the `runs`.
+    done = 1
+    while done < runs:
+        depth = rng.randint(1, bound)
+        prefix: list[tuple[int, str]] = []
+        horizon = root.horizon
+        while done < runs:
+            free = _free(prefix, names, threads)
+            start = prefix[-1][0] + 1 if prefix else 0
+            if not free or start >= horizon:
+                break
+            name = rng.choice(free)
+            prefix = [*prefix, (rng.randrange(start, horizon), name)]
+            leaf = len(prefix) >= depth or _is_leaf(prefix, free, name, threads, bound)
+            out = engine.run(prefix, leaf)
+            done += 1
+            if _finish(result, out, prefix):
+                return
+            if progress is not None and done % 64 == 0:
+                progress(done, runs)
+            if leaf:
+                break
+            horizon = _next_horizon(out, name, threads)
     if progress is not None:
         progress(runs, runs)
 
