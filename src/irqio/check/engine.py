@@ -15,6 +15,7 @@ one that ran past its step budget (a hang, e.g. a corrupted task queue that loop
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import gc
 import linecache
@@ -22,7 +23,8 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from types import CodeType
 
 from irqio.check.scenario import Context, Scenario, Setup
@@ -32,6 +34,15 @@ from irqio.kernel import Deadlock, StepLimit
 TASK = "task"
 SELF = "@scenario"  # in a scenario's `modules`: the file that defines the scenario
 _BATON_TIMEOUT = 10.0
+
+
+@contextlib.contextmanager
+def quiet_abandoned_coroutines() -> Iterator[None]:
+    """A run that fails or deadlocks early drops coroutines it never started (`main()` before
+    the kernel stepped it): their "never awaited" warning says nothing the report does not."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        yield
 
 
 class _Abandon(BaseException):
@@ -187,8 +198,12 @@ class Engine:
         """Run once. `leaf`: no more placements will be derived from this run, so counting
         stops after the last placement (the rest runs untraced, at full speed)."""
         self.runs += 1
-        if self.runs % 200 == 0:
-            gc.collect()
+        with quiet_abandoned_coroutines():
+            if self.runs % 200 == 0:
+                gc.collect()
+            return self._run(placements, leaf)
+
+    def _run(self, placements: list[tuple[int, str]], leaf: bool) -> Outcome:
         out = Outcome()
         self._out = out
         self._placements = placements
