@@ -507,6 +507,104 @@ def _resolve(fut: asyncio.Future[Any], value: Any) -> None:
         fut.set_result(value)
 
 
+def _start_sender(st: Storm, sizes: Sizes, sender: str, over: Callable[[], None]) -> None:
+    """Start the storm from `sender`; `over()` runs (in a helper thread) once it has ended."""
+    if sender == "thread":
+
+        def send() -> None:
+            time.sleep(0.02)  # the loop is asleep in select() when the storm starts
+            kill = signal.pthread_kill
+            main = st.main_ident
+            end = time.monotonic() + sizes.storm
+            n = 0
+            while True:
+                for s in SIGNALS:
+                    kill(main, s)
+                n += 1
+                # Hand the GIL over so handlers run between sends (without it CPython
+                # merges nearly every arrival and runs a handler a few hundred times a s).
+                time.sleep(0)
+                if n & 63 == 0 and time.monotonic() > end:
+                    break
+            st.sent = n * len(SIGNALS)
+            st.received_in_storm = st.received
+            over()
+
+        _thread(send, "sender")
+        return
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            PROCESS_SENDER,
+            str(os.getpid()),
+            str(sizes.storm),
+            str(int(signal.SIGUSR1)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def reap() -> None:
+        text, _ = proc.communicate()
+        try:
+            st.sent = int(text.strip() or 0)
+        except ValueError:
+            st.sent = -1
+        st.received_in_storm = st.received
+        over()
+
+    _thread(reap, "reaper")
+
+
+def _drained(st: Storm, still: int) -> bool:
+    """The drain is over: every call accounted for (flags: no new wake for a while)."""
+    if st.case in FLAG_CASES:
+        return still > 5
+    refused = st.overruns() if st.overruns else len(st.refused)
+    return st.received + refused >= st.n_calls()
+
+
+def _start_final(st: Storm, sizes: Sizes, wake: Callable[[bool], None]) -> None:
+    """The final put: one signal while the loop sleeps; then `wake(stranded)` from outside,
+    to tell a stranded item from a lost one."""
+    st.final_from = st.n_calls()
+
+    def final() -> None:
+        time.sleep(0.05)  # the loop is in select() by now, its consumer parked
+        signal.pthread_kill(st.main_ident, signal.SIGUSR1)
+        woke = st.final_got.wait(sizes.final)
+        st.stranded = not woke
+        wake(not woke)
+
+    _thread(final, "final")
+
+
+def _where(frames: list[Any]) -> str:
+    """Where a parked consumer is (code frames, outermost first): its innermost three."""
+    return " → ".join(
+        f"{_short(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}" for f in frames[-3:]
+    )
+
+
+def _take_rest(st: Storm) -> None:
+    """With the consumer stopped: take what is still in the library's queue, and account for
+    every sequence number (received, refused, still queued, or gone)."""
+    if st.take_rest is None:
+        return
+    rest: set[int] = set()
+    for _ in range(1 << 22):
+        try:
+            rest.add(st.take_rest())
+        except Exception:  # the library's "empty"
+            break
+    st.left = len(rest)
+    seen = st.distinct | rest | set(st.refused)
+    gone = [i for i in range(st.n_calls()) if i not in seen]
+    st.gone = len(gone)
+    st.gone_seqs = gone[:5]
+
+
 def child(case: str, sender: str, sizes: Sizes) -> None:
     st = Storm(case, sizes, sender)
     out = sys.stdout
@@ -525,6 +623,12 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
         emit(st.report(True, where, depth))
         os._exit(0)
 
+    def finish() -> None:
+        finished.set()
+        emit(st.report(False))
+        out.flush()
+        os._exit(0)  # daemon threads, grandchildren: nothing to wait for
+
     finished = threading.Event()
     _thread(watchdog, "watchdog")
 
@@ -542,64 +646,14 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
             loop.call_soon_threadsafe(_resolve, storm_over, None)
 
         st.phase = "storm"
-        if sender == "thread":
-
-            def send() -> None:
-                time.sleep(0.02)  # the loop is asleep in select() when the storm starts
-                kill = signal.pthread_kill
-                main = st.main_ident
-                end = time.monotonic() + sizes.storm
-                n = 0
-                while True:
-                    for s in SIGNALS:
-                        kill(main, s)
-                    n += 1
-                    # Hand the GIL over so handlers run between sends (without it CPython
-                    # merges nearly every arrival and runs a handler a few hundred times a s).
-                    time.sleep(0)
-                    if n & 63 == 0 and time.monotonic() > end:
-                        break
-                st.sent = n * len(SIGNALS)
-                st.received_in_storm = st.received
-                over()
-
-            _thread(send, "sender")
-        else:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    PROCESS_SENDER,
-                    str(os.getpid()),
-                    str(sizes.storm),
-                    str(int(signal.SIGUSR1)),
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-
-            def reap() -> None:
-                text, _ = proc.communicate()
-                try:
-                    st.sent = int(text.strip() or 0)
-                except ValueError:
-                    st.sent = -1
-                st.received_in_storm = st.received
-                over()
-
-            _thread(reap, "reaper")
+        _start_sender(st, sizes, sender, over)
         await storm_over
         st.phase = "drain"
         end = time.monotonic() + sizes.drain
         last, still = -1, 0
         while time.monotonic() < end:
             await asyncio.sleep(0.01)
-            if case in FLAG_CASES:
-                if still > 5:
-                    break
-            elif st.received + (st.overruns() if st.overruns else len(st.refused)) >= (
-                st.n_calls()
-            ):
+            if _drained(st, still):
                 break
             still = still + 1 if st.received == last else 0
             last = st.received
@@ -608,17 +662,8 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
         for _ in range(5):
             await asyncio.sleep(0)
         final_done: asyncio.Future[bool] = loop.create_future()
-        st.final_from = st.n_calls()
-
-        def final() -> None:
-            time.sleep(0.05)  # the loop is in select() by now, its consumer parked
-            signal.pthread_kill(st.main_ident, signal.SIGUSR1)
-            woke = st.final_got.wait(sizes.final)
-            st.stranded = not woke
-            # Now wake the loop from outside, to tell a stranded item from a lost one.
-            loop.call_soon_threadsafe(_resolve, final_done, not woke)
-
-        _thread(final, "final")
+        # Now wake the loop from outside, to tell a stranded item from a lost one.
+        _start_final(st, sizes, lambda s: loop.call_soon_threadsafe(_resolve, final_done, s))
         stranded = await final_done
         if stranded:
             for _ in range(20):
@@ -630,33 +675,16 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
             exc = consumer.exception()
             st.consumer_died = _examples([exc], 1)[0] if exc is not None else None
-        frames = consumer.get_stack()  # where the consumer is parked now (outermost first)
-        st.consumer_where = " → ".join(
-            f"{_short(f.f_code.co_filename)}:{f.f_lineno} {f.f_code.co_name}" for f in frames[-3:]
-        )
+        st.consumer_where = _where(consumer.get_stack())  # where the consumer is parked now
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
-        if st.take_rest is not None:
-            rest: set[int] = set()
-            for _ in range(1 << 22):
-                try:
-                    rest.add(st.take_rest())
-                except Exception:  # the library's "empty"
-                    break
-            st.left = len(rest)
-            seen = st.distinct | rest | set(st.refused)
-            gone = [i for i in range(st.n_calls()) if i not in seen]
-            st.gone = len(gone)
-            st.gone_seqs = gone[:5]
+        _take_rest(st)
 
     try:
         asyncio.run(main())
     except BaseException as exc:  # an error that left the handler and ended the loop
         st.crash = f"the loop ended with {type(exc).__name__}: {str(exc)[:100]}"
-    finished.set()
-    emit(st.report(False))
-    out.flush()
-    os._exit(0)  # daemon threads, grandchildren: nothing to wait for
+    finish()
 
 
 # -- the parent -----------------------------------------------------------------------------
