@@ -5,14 +5,15 @@
 
 Each case (one library, one interrupt-side operation) runs in its own subprocess with a hard
 timeout: a peer that deadlocks inside a signal handler takes only its own process down, and the
-parent reports it as a hang. In the child, an asyncio loop (the stock one) runs in the main
-thread with a consumer task; `signal.signal` handlers for SIGUSR1 and a real-time signal put a
-sequence number into the library's queue; a sender (a thread of the child, or a separate
-process) signals the main thread as fast as it can for a fixed time. Then the consumer drains,
-and one final signal checks that the consumer still wakes for a single put while the loop is
-asleep (nothing else will wake it). Counted per case: handler calls, items received, refused,
-lost, the deepest nesting of the handler inside itself, delivery latency, whether the final put
-was stranded, hang, and exceptions raised inside the handler. See benchmarks/README.md.
+parent reports it as a hang. In the child, an asyncio loop (the stock one; for the trio cases,
+trio.run) runs in the main thread with a consumer task; `signal.signal` handlers for SIGUSR1
+and a real-time signal put a sequence number into the library's queue; a sender (a thread of
+the child, or a separate process) signals the main thread as fast as it can for a fixed time.
+Then the consumer drains, and one final signal checks that the consumer still wakes for a
+single put while the loop is asleep (nothing else will wake it). Counted per case: handler
+calls, items received, refused, lost, the deepest nesting of the handler inside itself,
+delivery latency, whether the final put was stranded, hang, and exceptions raised inside the
+handler. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -103,6 +104,18 @@ CASES: dict[str, tuple[str, str, str]] = {
         "await recv.receive()",
         "anyio",
     ),
+    "trio run_sync_soon": (
+        "token.run_sync_soon(send.send_nowait, seq) into an unbounded trio memory channel: "
+        "trio's documented way in from a signal handler (under trio.run)",
+        "await recv.receive()",
+        "trio",
+    ),
+    "trio send_nowait (direct)": (
+        "send.send_nowait(seq) on an unbounded trio memory channel, straight from the handler "
+        "(under trio.run)",
+        "await recv.receive()",
+        "trio",
+    ),
 }
 FLAG_CASES = {"irqio Flag.set", "aiologic REvent.set"}
 IRQIO_CASES = ("irqio Queue.offer", "irqio Flag.set")
@@ -113,7 +126,7 @@ DEPTH_SLOTS = 4096
 def available_modules() -> dict[str, str | None]:
     """Module name -> version, or None when it is not installed (its cases are skipped)."""
     out: dict[str, str | None] = {"asyncio": platform.python_version()}
-    for name in ("irqio", "janus", "culsans", "aiologic", "anyio"):
+    for name in ("irqio", "janus", "culsans", "aiologic", "anyio", "trio"):
         try:
             mod = __import__(name)
         except ImportError:
@@ -631,6 +644,9 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
 
     finished = threading.Event()
     _thread(watchdog, "watchdog")
+    if CASES[case][2] == "trio":
+        child_trio(st, finish)
+        return
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -684,6 +700,103 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
         asyncio.run(main())
     except BaseException as exc:  # an error that left the handler and ended the loop
         st.crash = f"the loop ended with {type(exc).__name__}: {str(exc)[:100]}"
+    finish()
+
+
+def setup_trio_case(st: Storm) -> Callable[[], Any]:
+    """The trio cases (inside trio.run): set st.op; return the consumer coroutine function."""
+    import math
+
+    import trio
+
+    send, recv = trio.open_memory_channel[int](math.inf)
+    if "direct" in st.case:
+        st.op = send.send_nowait
+    else:  # a C partial, as for call_soon_threadsafe: no frame of the bench's own in between
+        token = trio.lowlevel.current_trio_token()
+        st.op = functools.partial(token.run_sync_soon, send.send_nowait)
+    st.take_rest = recv.receive_nowait  # trio.WouldBlock when empty
+
+    async def consume_trio() -> None:
+        while True:
+            st.took(await recv.receive())
+
+    return consume_trio
+
+
+def child_trio(st: Storm, finish: Callable[[], None]) -> None:
+    """The same phases as the asyncio child, under trio.run in the main thread. trio.run
+    installs its own wake-up fd (signal.set_wakeup_fd, its entry queue's socketpair) before
+    the bench installs its handlers, which leave it in place: every arrival of a signal with a
+    Python handler, the bench's included, writes a byte there from C and wakes trio's I/O
+    wait, whatever the handler does. So no trio row can strand for want of a wake (with the
+    fd removed, the direct row strands like asyncio's; run_sync_soon writes its own byte)."""
+    import trio
+
+    sizes, sender = st.sizes, st.sender
+
+    async def main() -> None:
+        token = trio.lowlevel.current_trio_token()
+        consume = setup_trio_case(st)
+        consumer_scope = trio.CancelScope()
+
+        async def run_consumer(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+            with consumer_scope:
+                task_status.started(trio.lowlevel.current_task())
+                try:
+                    await consume()
+                except Exception as exc:  # the consumer died (Cancelled is not an Exception)
+                    st.consumer_died = _examples([exc], 1)[0]
+
+        async with trio.open_nursery() as nursery:
+            consumer = await nursery.start(run_consumer)
+            for s in SIGNALS:
+                signal.signal(s, st.handler)
+            for _ in range(5):
+                await trio.lowlevel.checkpoint()  # the consumer parks first
+            storm_over = trio.Event()
+            st.phase = "storm"
+            # The one wake the storm gets from the bench itself: its end.
+            _start_sender(st, sizes, sender, lambda: token.run_sync_soon(storm_over.set))
+            await storm_over.wait()
+            st.phase = "drain"
+            end = time.monotonic() + sizes.drain
+            last, still = -1, 0
+            while time.monotonic() < end:
+                await trio.sleep(0.01)
+                if _drained(st, still):
+                    break
+                still = still + 1 if st.received == last else 0
+                last = st.received
+            st.phase = "final put"
+            for _ in range(5):
+                await trio.lowlevel.checkpoint()
+            final_done = trio.Event()
+            _start_final(st, sizes, lambda s: token.run_sync_soon(final_done.set))
+            await final_done.wait()
+            if st.stranded:
+                for _ in range(20):
+                    await trio.sleep(0.005)
+                st.final_arrived_after_wake = st.final_got.is_set()
+            st.phase = "done"
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_IGN)
+            await trio.sleep(0.02)  # entry-queue jobs still pending run now, and the consumer
+            for _ in range(5):
+                await trio.lowlevel.checkpoint()
+            st.consumer_where = _where([f for f, _ in consumer.iter_await_frames()])
+            # Account now, with no checkpoint in between (the consumer cannot run), and report
+            # before trio's own shutdown: the direct row's handler runs inside trio's
+            # internals, and the report must not depend on trio then cancelling and reaping
+            # the consumer (a hang there would be the watchdog's, in phase "done").
+            _take_rest(st)
+            finish()
+            nursery.cancel_scope.cancel()  # not reached
+
+    try:
+        trio.run(main)
+    except BaseException as exc:  # an error that left the handler and ended trio.run
+        st.crash = f"trio.run ended with {type(exc).__name__}: {str(exc)[:100]}"
     finish()
 
 
@@ -893,7 +1006,7 @@ def print_table(console: Any, results: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench_storm",
-        description="a signal storm: irqio beside asyncio, janus, culsans, aiologic, anyio",
+        description="a signal storm: irqio beside asyncio, janus, culsans, aiologic, anyio, trio",
     )
     p.add_argument("--json", action="store_true", help="results as JSON on stdout")
     p.add_argument("--quick", action="store_true", help="short storms (~1 min)")
@@ -969,7 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "loop": "asyncio (stock, main thread)",
+        "loop": "asyncio (stock, main thread); trio cases: trio.run (main thread)",
         "mode": mode,
         "storm_s": sizes.storm,
         "final_bound_s": sizes.final,
@@ -989,8 +1102,8 @@ def main(argv: list[str] | None = None) -> int:
         vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "asyncio")
         out.print(
             f"irqio signal storm · Python {meta['python']} · {meta['cpus']} CPUs · stock asyncio "
-            f"loop · {sizes.storm:g} s storm per case · {mode} run in {meta['seconds']:.0f} s · "
-            f"{vers}"
+            f"loop (trio rows: trio.run) · {sizes.storm:g} s storm per case · {mode} run in "
+            f"{meta['seconds']:.0f} s · {vers}"
         )
         print_table(out, results)
         for e in irqio_bad:
