@@ -1,7 +1,8 @@
 """The signal-storm benchmark runs end to end (tiny storms) and its parent survives a hung child.
 
 Structure only, and irqio's own row: nothing lost, no hang. No speed is asserted, and no peer's
-result: what the peers do under the storm is the benchmark's output, not a test.
+result: what the peers do under the storm is the benchmark's output, not a test. The trio rows
+(a child of their own, under trio.run) are checked for bookkeeping: every call accounted for.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ pytestmark = [
     ),
 ]
 
-# irqio's rows, the documented asyncio path, and one peer that deadlocks in its handler (so the
-# hang path runs too): ~5 s. The full list of cases runs in `irqio bench storm`.
-CASES = ["irqio", "call_soon_threadsafe", "janus"]
+# irqio's rows, the documented asyncio path, one peer that deadlocks in its handler (so the hang
+# path runs too), and trio's rows (their own child setup): ~6 s. The full list of cases runs in
+# `irqio bench storm`.
+CASES = ["irqio", "call_soon_threadsafe", "janus", "trio"]
+TRIO_ROWS = {"trio run_sync_soon", "trio send_nowait (direct)"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +43,7 @@ def storm() -> Any:
 @pytest.fixture(scope="module")
 def storm_json(storm: Any) -> dict[str, Any]:
     pytest.importorskip("janus")
+    pytest.importorskip("trio")
     argv = ["--smoke", "--json", "--sender", "thread"]
     for c in CASES:
         argv += ["--case", c]
@@ -83,6 +87,7 @@ def test_storm_bench_rows(storm: Any, storm_json: dict[str, Any]) -> None:
     names = {r["case"] for r in rows}
     assert names == {c for c in storm.CASES if any(s in c for s in CASES)}
     assert {"irqio Queue.offer", "irqio Flag.set", "janus sync_q.put_nowait"} <= names
+    assert names >= TRIO_ROWS
     for r in rows:
         assert set(r) >= KEYS, KEYS - set(r)
         assert r["sender"] == "thread"
@@ -112,6 +117,34 @@ def test_storm_bench_irqio_keeps_everything(storm_json: dict[str, Any]) -> None:
     assert f["hang"] is False and f["stranded"] is False and f["errors"] == {}
     assert f["lost"] is None  # a flag coalesces: wakes are not comparable with sets
     assert 0 < f["received"] <= f["calls"]
+
+
+@pytest.mark.timeout(60)
+def test_storm_bench_trio_rows_account_for_every_call(storm_json: dict[str, Any]) -> None:
+    rows = {r["case"]: r for r in storm_json["cases"]}
+    assert "run_sync_soon" in rows["trio run_sync_soon"]["handler_does"]
+    for name in TRIO_ROWS:
+        r = rows[name]
+        assert r["sender"] == "thread" and r["lost"] is not None  # a queue row, not a flag
+        if r["hang"] or r["crash"]:
+            continue  # what trio does is the bench's output; the accounting below needs an end
+        assert r["calls"] > 0 and r["refused"] == 0  # an unbounded channel refuses nothing
+        assert r["received"] + r["refused"] + r["lost"] == r["calls"]
+        # Every call is received, still queued, or gone (a duplicate would count twice).
+        assert r["lost"] == r["left_queued"] + r["gone"] - r["duplicates"], r
+        assert isinstance(r["stranded"], bool)
+        assert "trio/" in r["consumer_parked_at"]  # the trio task's frames were read
+
+
+@pytest.mark.timeout(60)
+def test_storm_parent_kills_a_trio_child_past_its_hard_timeout(storm: Any) -> None:
+    pytest.importorskip("trio")
+    # The trio child's sender alone runs for SMOKE.storm (0.15 s), so a 0.1 s bound always
+    # ends it: the parent's hard kill covers the trio setup as it does the asyncio one.
+    assert storm.SMOKE.storm > 0.1
+    rec = storm.run_case("trio run_sync_soon", "thread", "smoke", storm.SMOKE, hard=0.1)
+    assert rec["hang"] is True and rec["killed"] is True
+    assert storm.verdict(rec) == "hang"
 
 
 @pytest.mark.timeout(60)
