@@ -78,3 +78,11 @@ def test_queue_with_a_foreign_producer_thread_two_switches(sc: Scenario) -> None
     result = assert_safe(sc)
     assert result.preemptions == 2
     assert result.schedules_run > result.points > 50  # every pair of switch points was tried
+
+
+@pytest.mark.parametrize("sc", p.queue_foreign_producer.variants(), ids=lambda sc: sc.name)
+def test_queue_with_a_foreign_producer_thread_three_switches_random(sc: Scenario) -> None:
+    # Exhaustive at 3 switches takes minutes (980,137 schedules on the kernel port, SAFE);
+    # random walks reach thread in, task back, thread resumed, in a second or two.
+    result = assert_safe(sc, preemptions=3, mode="random", seed=1, runs=2000)
+    assert result.schedules_run == 2000
