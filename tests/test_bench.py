@@ -148,6 +148,31 @@ def test_runtime_bench_idle_and_wake_latency_rows(runtime_json: dict[str, Any]) 
             assert r["samples"] > 0 and _positive(r["p50_us"])
 
 
+def test_wake_latency_pairs_sizes_within_blocks() -> None:
+    module = bench.load(BENCHMARKS, "runtime")
+    # A host spell: blocks 1-2 run at ~45 µs, blocks 3-4 at ~30, for every size alike. The
+    # overall p50s would differ by chance; the paired ratio says the size changes nothing.
+    fewest = [[45_000] * 9, [45_500] * 9, [30_000] * 9, [30_200] * 9]
+    many = [[45_200] * 9, [45_000] * 9, [30_100] * 9, [30_000] * 9]
+    assert module.block_paired_ratio(many, fewest) == pytest.approx(1.0, abs=0.01)
+    # A real effect of the size shows through the same spell.
+    slower = [[round(x * 1.2) for x in b] for b in fewest]
+    assert module.block_paired_ratio(slower, fewest) == pytest.approx(1.2, abs=0.001)
+    assert module.block_paired_ratio([[], []], [[], [1]]) is None  # no block with both sides
+
+
+@pytest.mark.timeout(120)
+def test_runtime_bench_wake_latency_verdict_is_the_paired_spread(
+    runtime_json: dict[str, Any],
+) -> None:
+    (verdict,) = [v for v in runtime_json["targets"] if v["target"].startswith("wake latency")]
+    rows = [r for r in runtime_json["wake_latency"] if r["library"] == "irqio Flag"]
+    ratios = [r["ratio_to_fewest"] for r in sorted(rows, key=lambda r: r["primitives"])]
+    assert ratios[0] == 1.0
+    assert verdict["value"] == pytest.approx(max(ratios) / min(ratios) - 1.0)
+    assert verdict["pass"] == (verdict["value"] <= 0.10)
+
+
 @pytest.mark.timeout(120)
 def test_runtime_bench_has_verdicts(runtime_json: dict[str, Any]) -> None:
     names = {v["target"] for v in runtime_json["targets"]}
