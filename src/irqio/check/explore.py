@@ -250,13 +250,13 @@ def _random(
     # A random walk down the tree `_exhaustive` walks: each step draws one placement among
     # the ones allowed after the prefix (so thread resumes and take-backs are drawn too), with
     # the point range the prefix's own run measured. Every run along the walk is a schedule
-    # checked, so a walk of depth k costs k of the `runs`.
-    done = 1
-    while done < runs:
+    # checked, so a walk of depth k costs k of the `runs` (counted by `engine.runs`, which the
+    # root run above made 1).
+    while engine.runs < runs:
         depth = rng.randint(1, bound)
         prefix: list[tuple[int, str]] = []
         horizon = root.horizon
-        while done < runs:
+        while engine.runs < runs:
             free = _free(prefix, names, threads)
             start = prefix[-1][0] + 1 if prefix else 0
             if not free or start >= horizon:
@@ -265,11 +265,10 @@ def _random(
             prefix = [*prefix, (rng.randrange(start, horizon), name)]
             leaf = len(prefix) >= depth or _is_leaf(prefix, free, name, threads, bound)
             out = engine.run(prefix, leaf)
-            done += 1
             if _finish(result, out, prefix):
                 return
-            if progress is not None and done % 64 == 0:
-                progress(done, runs)
+            if progress is not None and engine.runs % 64 == 0:
+                progress(engine.runs, runs)
             if leaf:
                 break
             horizon = _next_horizon(out, name, threads)
