@@ -1,39 +1,66 @@
 """One run of a scenario under one schedule.
 
 A schedule is a list of placements `(point, context name)` in increasing point order: at that
-point the named handler preempts whatever is running (task context, or a handler that fired
-earlier: handlers nest). Contexts the schedule does not place fire when task context goes idle
-with nothing left to do, or when it ends. The first idle firing is the run's *horizon*: only
-points before it can hold a placement, so an exhaustive search places handlers in
+point the named context preempts whatever is running (task context, a handler that fired
+earlier, or a foreign thread). Contexts the schedule does not place fire when task context goes
+idle with nothing left to do, or when it ends. The first idle firing is the run's *horizon*:
+only points before it can hold a placement, so an exhaustive search places contexts in
 `[last placement + 1, horizon)`.
 
-The engine records where each handler landed (code object and instruction offset; turned into
+Handlers with a priority are lines of an `irqio.Controller`: placing one *pends* it, and the
+controller's own dispatch decides whether it runs now (above the running priority and the
+ceiling) or stays pending until what masks it lets go; the report says which. Handlers without
+a priority run at once, whatever they preempt.
+
+The engine records where each context landed (code object and instruction offset; turned into
 file:line and source text only for reports) and the first failure: an exception in any
-context, an invariant that does not hold, a scheduler stuck with tasks waiting (deadlock), or
-one that ran past its step budget (a hang, e.g. a corrupted task queue that loops).
+context, an invariant that does not hold, a scheduler stuck with tasks waiting (deadlock), an
+asyncio loop asleep in `select()` with work it was never woken for (stranded), a runaway, a
+spin that never ends (livelock), or a handler left pending for good (stuck).
+
+For the partial-order reduction (`irqio.check.search`) a run can also record footprints: the
+*window* of each placement (everything from its firing until the context it preempted runs
+again) and, after it, a *scan* of the preempted context's next points until one conflicts with
+the window. `Outcome.scans[d]` is that point, in the numbering of the run without placement d.
+
+Spinning: a context that runs `spin_points` points without the scheduler idling is spinning on
+something another context must do. A foreign thread that spins gives the CPU back to task
+context; task context that spins lets the next unfired context run (as an idle step would).
+Neither is a placement. Fifty such steps in one run, or a handler that spins, is a livelock.
+Code that spins outside the traced modules reaches no point at all: a watchdog stops a run
+after `RUN_SECONDS`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dis
+import ctypes
 import gc
-import linecache
 import os
 import sys
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from types import CodeType
+from typing import Any, ClassVar
 
-from irqio.check.scenario import Context, Scenario, Setup
+from irqio.check.footprint import Footprint, Key, Recorder
+from irqio.check.outcome import TASK, Failure, Outcome, Preemption, short_path
+from irqio.check.pyasyncio import Stranded
+from irqio.check.scenario import Context, Scenario, ScenarioError, Setup
 from irqio.check.tracer import Tracer
 from irqio.kernel import Deadlock, StepLimit
 
-TASK = "task"
+__all__ = ["SELF", "TASK", "Engine", "Failure", "Outcome", "Preemption", "include_filter"]
+
 SELF = "@scenario"  # in a scenario's `modules`: the file that defines the scenario
+# Outcome.scans[d]: a later placement cut the scan short (None: unknown, so no pruning)
+UNCONSTRAINED = -1
 _BATON_TIMEOUT = 10.0
+RUN_SECONDS = 10.0  # a run that reaches no point for this long is stopped (livelock)
+MAX_SPINS = 50  # spin steps in one run before it is called a livelock
 
 
 @contextlib.contextmanager
@@ -49,108 +76,32 @@ class _Abandon(BaseException):
     """Unwinds a run whose foreign thread never gave the CPU back."""
 
 
-class Preemption:
-    """Where one context fired: at a point (a bytecode boundary) or when task context idled."""
-
-    def __init__(
-        self,
-        context: str,
-        point: int | None,
-        code: CodeType | None,
-        offset: int,
-        inside: str,
-        kind: str = "handler",
-        resumed: bool = False,
-    ) -> None:
-        self.context = context
-        self.kind = kind  # "handler", "thread", or "task" (task context takes the CPU back)
-        self.resumed = resumed  # a paused thread getting the CPU again
-        self.point = point  # None: fired at idle / end, not at a placed point
-        self.code = code
-        self.offset = offset
-        self.inside = inside  # what it preempted, in words: "task context", "handler isr", ...
-
-    @property
-    def placed(self) -> bool:
-        return self.point is not None
-
-    @property
-    def filename(self) -> str:
-        return self.code.co_filename if self.code is not None else ""
-
-    @property
-    def lineno(self) -> int:
-        code = self.code
-        if code is None:
-            return 0
-        for start, end, line in code.co_lines():
-            if start <= self.offset < end and line is not None:
-                return line
-        return code.co_firstlineno
-
-    @property
-    def function(self) -> str:
-        return self.code.co_qualname if self.code is not None else ""
-
-    @property
-    def source(self) -> str:
-        return linecache.getline(self.filename, self.lineno).strip() if self.code else ""
-
-    @property
-    def opcode(self) -> str:
-        if self.code is None:
-            return ""
-        for ins in dis.get_instructions(self.code):
-            if ins.offset == self.offset:
-                return ins.opname
-        return "?"
-
-    @property
-    def where(self) -> str:
-        if self.code is None:
-            return "idle"
-        return f"{_short(self.filename)}:{self.lineno}"
-
-    def describe(self) -> str:
-        if self.code is None:
-            verb = "resumed" if self.resumed else "ran" if self.kind == "thread" else "fired"
-            return f"{self.kind} {self.context} {verb} when task context went idle (not placed)"
-        who = "task context" if self.kind == TASK else f"{self.kind} {self.context}"
-        if self.resumed:
-            who += " (resumed)"
-        return (
-            f"{who} preempted {self.inside} at point {self.point}, {self.where} in "
-            f"{self.function}(), before {self.opcode} (offset {self.offset}):\n    {self.source}"
-        )
+class _Livelock(BaseException):
+    """Unwinds a run that spins for good (raised by the engine, or injected by the watchdog)."""
 
 
-def _short(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else path
+class _Window:
+    __slots__ = ("depth", "fp", "point")
+
+    def __init__(self, depth: int, point: int) -> None:
+        self.depth = depth
+        self.point = point
+        self.fp = Footprint()
 
 
-class Failure:
-    def __init__(self, kind: str, text: str, detail: str = "") -> None:
-        self.kind = kind  # "exception", "invariant", "deadlock", "hang"
-        self.text = text
-        self.detail = detail
+class _Scan:
+    __slots__ = ("base", "depth", "fp", "n0")
 
-
-class Outcome:
-    def __init__(self) -> None:
-        self.failure: Failure | None = None
-        self.fired: list[Preemption] = []
-        self.horizon = 0  # points before the first unplaced firing
-        self.context_names: list[str] = []
-        self.threads: list[str] = []  # the foreign-thread contexts among them
-        self.thread_end: dict[str, int] = {}  # point count when each thread finished
+    def __init__(self, depth: int, base: int, n0: int, fp: Footprint) -> None:
+        self.depth = depth
+        self.base = base
+        self.n0 = n0
+        self.fp = fp
 
 
 def include_filter(scenario: Scenario) -> Callable[[str], bool]:
-    """Which files' bytecodes are preemption points."""
+    """Which files' bytecodes are preemption points. A module named to trace that defines no
+    code (a re-export module, say) is an error: tracing it would trace nothing."""
     import importlib.util
 
     files: set[str] = set()
@@ -164,13 +115,26 @@ def include_filter(scenario: Scenario) -> Callable[[str], bool]:
         if name == SELF:
             files.add(scenario.file)
             continue
-        spec = importlib.util.find_spec(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
         if spec is None:
-            raise ValueError(f"module {name!r} (to trace) cannot be found")
+            raise ScenarioError(
+                f"scenario {scenario.name}: module {name!r} (to trace) cannot be found"
+            )
         if spec.submodule_search_locations:
             dirs += [os.path.abspath(d) + os.sep for d in spec.submodule_search_locations]
         elif spec.origin:
-            files.add(os.path.abspath(spec.origin))
+            origin = os.path.abspath(spec.origin)
+            if not _defines_code(origin):
+                raise ScenarioError(
+                    f"scenario {scenario.name}: module {name!r} (to trace) defines no function "
+                    f"or class of its own ({short_path(origin)} only imports or assigns names): "
+                    "tracing it would "
+                    "trace nothing; name the module that defines the code"
+                )
+            files.add(origin)
     dirs_t = tuple(dirs)
     excluded_t = tuple(excluded)
 
@@ -183,89 +147,195 @@ def include_filter(scenario: Scenario) -> Callable[[str], bool]:
     return include
 
 
+def _defines_code(path: str) -> bool:
+    """Does a Python source file define a function, method or class (code that can run)?"""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return True  # not ours to judge (a compiled module, say)
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+        for node in ast.walk(tree)
+    )
+
+
 class Engine:
     """Runs one scenario under many schedules, reusing one tracer."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, record_untraced: bool = True) -> None:
+        """`record_untraced`: the runs will record footprints (the partial-order reduction,
+        explanations), so code outside the traced modules must be watched too."""
         self.scenario = scenario
-        self.tracer = Tracer(include_filter(scenario))
+        self.tracer = Tracer(include_filter(scenario), record_untraced=record_untraced)
+        self.recorder = Recorder(self._access)
+        self.recorder.count = self.tracer.count
+        self.tracer.recorder = self.recorder
         self.runs = 0
+        self.spin_points = scenario.spin_points
+        self.run_seconds = scenario.run_seconds
+        # Count points to the end of every run (not only to the last placement): set once a
+        # run has spun, so later runs see their spins too; replays always do.
+        self.trace_to_end = False
+        self._running = False
+        self._deadline = 0.0
+        self._cpu_thread = threading.get_ident()
+        _Watchdog.watch(self)
 
     def close(self) -> None:
+        _Watchdog.forget(self)
         self.tracer.close()
 
-    def run(self, placements: list[tuple[int, str]], leaf: bool) -> Outcome:
+    def run(
+        self,
+        placements: list[tuple[int, str]],
+        leaf: bool,
+        *,
+        reduce: bool = False,
+        policy: Any = None,
+        to_end: bool = False,
+        explain: bool = False,
+    ) -> Outcome:
         """Run once. `leaf`: no more placements will be derived from this run, so counting
-        stops after the last placement (the rest runs untraced, at full speed)."""
+        stops after the last placement (the rest runs untraced, at full speed). `reduce`:
+        record the windows and scans the partial-order reduction needs. `policy`: choose
+        placements while running (PCT); the ones made are in `Outcome.placed`. `explain`: log
+        every access of the run (`Outcome.log`) and keep each placement's window."""
         self.runs += 1
         with quiet_abandoned_coroutines():
             if self.runs % 200 == 0:
                 gc.collect()
-            return self._run(placements, leaf)
+            return self._run(list(placements), leaf, reduce or explain, policy, to_end, explain)
 
-    def _run(self, placements: list[tuple[int, str]], leaf: bool) -> Outcome:
+    # -- one run ------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        placements: list[tuple[int, str]],
+        leaf: bool,
+        reduce: bool,
+        policy: Any,
+        to_end: bool,
+        explain: bool = False,
+    ) -> Outcome:
         out = Outcome()
+        self._to_end = to_end or self.trace_to_end or explain
+        self._log: list[tuple[int, str, Key, int | None, bool, CodeType | None, int]] | None = (
+            [] if explain else None
+        )
+        out.log = self._log
         self._out = out
         self._placements = placements
+        self._policy = policy
         self._k = 0
         self._leaf = leaf
+        self._reduce = reduce
         self._stopped = False
         self._horizon: int | None = None
         self._active = TASK  # which OS-thread context holds the CPU
         self._stacks: dict[str, list[str]] = {TASK: [TASK]}  # handler nesting, per context
         self._batons: dict[str, threading.Semaphore] = {TASK: threading.Semaphore(0)}
         self._threads: dict[str, threading.Thread] = {}
+        self._thread_ids: dict[str, int] = {TASK: threading.get_ident()}
         self._finished: set[str] = set()
         self._fired: set[str] = set()
         self._deadlock: str | None = None
-        self._running = False
+        self._stranded: str | None = None
         self._seen = 0  # firings the scheduler's idle step has already seen
-        setup = Setup(self.scenario.port, self._on_idle)
+        self._windows: list[_Window] = []
+        self._scans: list[_Scan] = []
+        self._recording = False
+        self._in_engine = False
+        self._spins = 0
+        self._kicked: list[Any] = []
+        self._firing: str | None = None
+        self._ran_now: set[str] = set()
+        self._spin_text: str | None = None
+        self.recorder.keep = []
+        out.scans = [None] * len(placements)
+        out.windows = {}
+        setup = Setup(self.scenario.port, self._on_idle, self._on_idle_fd)
+        setup.on_line_run = self._line_ran
+        setup.on_access = self._note
         self._setup = setup
-        self.scenario.build(setup)
+        try:
+            self.scenario.build(setup)
+        except Exception as error:
+            self._close_world(setup)
+            raise ScenarioError(
+                f"scenario {self.scenario.name} raised while building its world: "
+                f"{_name(error)}{_where(error)}"
+            ) from error
+        except BaseException:
+            self._close_world(setup)
+            raise
         if setup.task_fn is None:
-            raise ValueError(
-                f"scenario {self.scenario.name} registered no task context (s.task or s.run)"
+            self._close_world(setup)
+            raise ScenarioError(
+                f"scenario {self.scenario.name} registered no task context: call s.run(main) "
+                "or s.task(fn) in it"
             )
+        for ctl in setup.controllers:
+            ctl._kick = lambda c=ctl: self._kicked.append(c)
         names = [c.name for c in setup.contexts]
         out.context_names = names
         out.threads = [c.name for c in setup.contexts if c.kind == "thread"]
         for _, name in placements:
             if name not in names and name != TASK:
+                self._close_world(setup)
                 raise ValueError(
                     "schedule names {!r}, but the scenario's contexts are {}".format(
                         name, ", ".join(names) or "none"
                     )
                 )
         self._contexts = {c.name: c for c in setup.contexts}
-        first = placements[0][0] if placements else -1
-        if leaf and not placements:
+        self._spin_at = self.spin_points
+        first = self._next_wanted()
+        if leaf and not placements and policy is None and not self._to_end:
             self._stopped = True
         else:
             self.tracer.start(first, self._on_point)
         self._running = True
+        if explain and not self._stopped:
+            self._recording = True
+            self.tracer.record(True)
+        self._deadline = time.monotonic() + self.run_seconds
+        self._cpu_thread = threading.get_ident()
         try:
             setup.task_fn()
         except Deadlock as error:
             self._deadlock = str(error)
+        except Stranded as error:
+            self._stranded = str(error)
         except _Abandon:
             pass
+        except _Livelock:
+            self._fail("livelock", self._livelock_text())
         except StepLimit as error:
             self._fail("hang", f"task context ran away: {error}", _tb(error))
         except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):
+                self._running = False
+                self._stop()
+                self._close_world(setup)
+                raise
             self._fail("exception", f"task context raised {_name(error)}", _tb(error))
         finally:
+            if not self._stopped and self._horizon is None:
+                self._horizon = self.tracer.count()
+            self._end_scans()
             if not self._stopped:
-                if self._horizon is None:
-                    self._horizon = self.tracer.count()
                 self._stop()
+        out.points = self.tracer.count()
         self._running = False
         out.horizon = self._horizon if self._horizon is not None else 0
         # Contexts still unfired fire now (the run ended without going idle).
         try:
             for ctx in self._unfired():
                 self._fire(ctx, None, None, 0)
-        except _Abandon:
+        except (_Abandon, _Livelock):
             pass
         self._check(end=True)
         for kernel in setup.kernels:
@@ -275,58 +345,274 @@ class Engine:
                 )
         for text in setup.loop_errors:
             self._fail("exception", f"the asyncio loop reported: {text}")
+        if self._stranded is not None:
+            self._fail("stranded", self._stranded)
         if self._deadlock is not None:
             self._fail("deadlock", f"deadlock: {self._deadlock}")
+        self._check_lines()
+        if policy is not None:
+            out.placed = list(self._placements)
+        self._close_world(setup)
+        return out
+
+    def _close_world(self, setup: Setup) -> None:
         for loop in setup.loops:
             try:
                 loop.close()
             except Exception:
                 pass
-        return out
+        for ctl in setup.controllers:
+            try:
+                ctl.close()
+            except Exception:
+                pass
 
     # -- inside the run -------------------------------------------------------------------
 
     def _stop(self) -> None:
+        self.recorder.flush()
+        self.tracer.record(False)
+        self._recording = False
         self.tracer.stop()
         self._stopped = True
 
+    def _next_wanted(self) -> int:
+        """The next point the engine must see: a placement, a policy's point, a spin check."""
+        k = self._k
+        nxt = self._placements[k][0] if k < len(self._placements) else -1
+        if self._policy is not None:
+            p = self._policy.next_point()
+            if p >= 0 and (nxt < 0 or p < nxt):
+                nxt = p
+        spin = self._spin_at
+        if spin >= 0 and (nxt < 0 or spin < nxt):
+            return spin
+        return nxt
+
     def _on_point(self, point: int, code: CodeType, offset: int) -> None:
-        placements = self._placements
-        name = placements[self._k][1]
-        self._k += 1
-        nxt = placements[self._k][0] if self._k < len(placements) else -1
-        self.tracer.set_next(nxt)
-        if nxt < 0 and self._leaf:
+        self._in_engine = True
+        try:
+            self._deadline = time.monotonic() + self.run_seconds
+            if self._policy is not None and point == self._policy.next_point():
+                name = self._policy.choose(point, self)
+                if name is not None:
+                    self._placements.insert(self._k, (point, name))
+                    self._out.scans.append(None)
+            k = self._k
+            if k < len(self._placements) and self._placements[k][0] == point:
+                self._place(point, code, offset)
+            elif point == self._spin_at:
+                self._spin(point, code, offset)
+            else:
+                self.tracer.set_next(self._next_wanted())
+        finally:
+            self._in_engine = False
+
+    def _place(self, point: int, code: CodeType, offset: int) -> None:
+        k = self._k
+        name = self._placements[k][1]
+        self._k = k + 1
+        if self._reduce:
+            # A new placement: the scans still going constrain nothing (see search.py).
+            for scan in self._scans:
+                self._out.scans[scan.depth] = UNCONSTRAINED
+            self._scans.clear()
+        self.tracer.set_next(self._next_wanted())
+        last = self._leaf and self._k >= len(self._placements) and self._policy is None
+        if last and not self._reduce and not self._to_end:
             self._stop()
         if name == TASK:
-            if self._active != TASK:  # a foreign thread gives the CPU back to task context
-                inside = "thread " + self._active
-                self._out.fired.append(Preemption(TASK, point, code, offset, inside, TASK))
-                self._switch(TASK)
+            if self._active == TASK:
+                return  # nothing to take back (a schedule from another version, say)
+            thread = self._active
+            self._out.fired.append(Preemption(TASK, point, code, offset, "thread " + thread, TASK))
+            window = self._open(k, point)
+            self._switch(TASK)
+            # Here the thread has the CPU again: the window (task context's run) is over.
+            if window is not None:
+                self._close(window)
         else:
-            self._fire(self._contexts[name], point, code, offset)
+            self._fire(self._contexts[name], point, code, offset, depth=k)
+        if not self._stopped:
+            self.tracer.set_next(self._next_wanted())
 
-    def _fire(self, ctx: Context, point: int | None, code: CodeType | None, offset: int) -> None:
+    def _fire(
+        self,
+        ctx: Context,
+        point: int | None,
+        code: CodeType | None,
+        offset: int,
+        depth: int | None = None,
+    ) -> None:
         stack = self._stacks[self._active]
         self._fired.add(ctx.name)
         top = stack[-1]
         inside = "task context" if top == TASK else f"{self._contexts[top].kind} {top}"
         resumed = ctx.name in self._threads
-        self._out.fired.append(Preemption(ctx.name, point, code, offset, inside, ctx.kind, resumed))
-        if ctx.kind == "thread":
-            if ctx.name not in self._finished:
-                self._switch(ctx.name)
-            return
-        stack.append(ctx.name)
+        kind = "handler" if ctx.kind == "line" else ctx.kind
+        fired = Preemption(ctx.name, point, code, offset, inside, kind, resumed)
+        self._out.fired.append(fired)
+        window = self._open(depth, point) if depth is not None and point is not None else None
+        try:
+            if ctx.kind == "thread":
+                if ctx.name not in self._finished:
+                    self._switch(ctx.name)
+                return
+            stack.append(ctx.name)
+            outer, self._firing = self._firing, ctx.name
+            try:
+                self._call(ctx.line.pend if ctx.line is not None else ctx.fn)
+            except (_Abandon, _Livelock, KeyboardInterrupt):
+                raise
+            except BaseException as error:
+                self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
+            finally:
+                stack.pop()
+                self._firing = outer
+            if ctx.line is not None and ctx.name not in self._ran_now:
+                fired.note = "stayed pending: " + _masked(ctx.line)
+        finally:
+            if window is not None:
+                self._close(window)
+            if self._policy is not None and not self._stopped:
+                self._policy.changed(self)
+                self.tracer.set_next(self._next_wanted())
+
+    def _call(self, fn: Callable[[], object]) -> None:
+        """Run interrupt code (or a thread's body) as user code: traced, recorded."""
+        self._in_engine = False
         try:
             if self._stopped:
-                ctx.fn()
+                fn()
             else:
-                sys.call_tracing(ctx.fn, ())  # keep counting inside: handlers can nest
-        except BaseException as error:
-            self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
+                self.tracer.call(fn)
         finally:
-            stack.pop()
+            self._in_engine = True
+
+    # -- what a policy (PCT) may look at -------------------------------------------------
+
+    def running(self) -> str:
+        """The context that has the CPU: a handler on top of its stack, a thread, task."""
+        return self._stacks[self._active][-1]
+
+    def placeable(self) -> list[str]:
+        """The contexts a placement could name now."""
+        names = []
+        for c in self._setup.contexts:
+            if c.kind == "thread":
+                if c.name not in self._finished and c.name != self._active:
+                    names.append(c.name)
+            elif c.name not in self._fired:
+                names.append(c.name)
+        if self._active != TASK:
+            names.append(TASK)
+        return names
+
+    # -- handlers of a controller -------------------------------------------------------
+
+    def _line_ran(self, name: str) -> None:
+        """A line's handler starts (called by the wrapper Setup puts around it)."""
+        if name == self._firing:
+            self._ran_now.add(name)
+            return
+        point = self.tracer.count() if not self._stopped else None
+        code, offset = _user_frame()
+        self._out.fired.append(
+            Preemption(name, point, code, offset, "", "ran", note=_why_now(self._setup))
+        )
+
+    def _check_lines(self) -> None:
+        for ctx in self._setup.contexts:
+            line = ctx.line
+            if line is None:
+                continue
+            waiting = line.pends - line.runs - line.merged
+            if waiting > 0:
+                self._fail(
+                    "stuck",
+                    f"handler {ctx.name} (priority {line.priority}) was pended and never ran: "
+                    + _masked(line),
+                )
+
+    # -- footprints for the partial-order reduction -----------------------------------------
+
+    def _open(self, depth: int | None, point: int | None) -> _Window | None:
+        if not self._reduce or depth is None or point is None or self._stopped:
+            return None
+        window = _Window(depth, point)
+        self._windows.append(window)
+        self._out.windows[depth] = window.fp
+        if not self._recording:
+            self._recording = True
+            self.tracer.record(True)
+        return window
+
+    def _close(self, window: _Window) -> None:
+        self.recorder.flush()
+        if window in self._windows:
+            self._windows.remove(window)
+        if self._stopped:
+            return
+        self._scans.append(_Scan(window.depth, window.point, self.tracer.count(), window.fp))
+
+    def _access(
+        self,
+        key: Key,
+        ident: int | None,
+        write: bool,
+        code: CodeType | None,
+        offset: int,
+        at: int | None = None,
+    ) -> None:
+        """One access, made when the point count was `at` (None: now)."""
+        if self._in_engine:
+            return
+        n = self.tracer.count() if at is None else at
+        if self._log is not None:
+            who = self._stacks[self._active][-1]
+            self._log.append((n, who, key, ident, write, code, offset))
+        opaque = key[0] == "*"
+        for w in self._windows:
+            if opaque:
+                w.fp.make_opaque(code, offset)
+            else:
+                w.fp.add(key, ident, write, code, offset)
+        scans = self._scans
+        if scans:
+            for s in scans[:]:
+                if (not s.fp.empty) if opaque else s.fp.touches(key, ident, write):
+                    self._out.scans[s.depth] = s.base + (n - s.n0)
+                    scans.remove(s)
+            if not scans:
+                self._maybe_stop()
+
+    def _note(self, key: Key, write: bool) -> None:
+        """An access the scenario's scheduler reports itself (a select() on the loop's fds)."""
+        if self._recording:
+            self._access(key, None, write, None, 0)
+
+    def _opaque_event(self) -> None:
+        """Something no footprint can describe (an idle step): every window and scan ends."""
+        self.recorder.flush()
+        for w in self._windows:
+            w.fp.make_opaque()
+        self._end_scans()
+
+    def _end_scans(self) -> None:
+        n = self.tracer.count()
+        for s in self._scans:
+            self._out.scans[s.depth] = s.base + (n - s.n0)
+        self._scans.clear()
+
+    def _maybe_stop(self) -> None:
+        if self._windows or self._scans or self._log is not None:
+            return
+        if self._recording:
+            self._recording = False
+            self.tracer.record(False)
+        last = self._leaf and self._k >= len(self._placements) and self._policy is None
+        if last and not self._to_end:
+            self._stop()
 
     # -- foreign threads: real OS threads that pass one baton, so exactly one runs ----------
 
@@ -336,24 +622,44 @@ class Engine:
         if to != TASK and to not in self._threads:
             self._start_thread(self._contexts[to])
         self._active = to
+        self._cpu_thread = self._thread_ids.get(to, self._cpu_thread)
+        self._spin_at = self.tracer.count() + self.spin_points if not self._stopped else -1
         self._batons[to].release()
         if not self._batons[me].acquire(timeout=_BATON_TIMEOUT):
             self._fail("hang", f"{to} did not give the CPU back within {_BATON_TIMEOUT} s")
             raise _Abandon
         self._active = me
+        self._cpu_thread = self._thread_ids.get(me, threading.get_ident())
+        if not self._stopped:
+            self._spin_at = self.tracer.count() + self.spin_points
+            self.tracer.set_next(self._next_wanted())
+        if me == TASK and self._kicked:
+            self._dispatch_kicked()
+
+    def _dispatch_kicked(self) -> None:
+        """A foreign thread pended a line: the controller's thread dispatches it at its next
+        instruction, as CPython runs the kick signal's handler."""
+        kicked, self._kicked = self._kicked, []
+        for ctl in dict.fromkeys(kicked):
+            if not ctl.closed:
+                self._call(ctl.dispatch)
 
     def _start_thread(self, ctx: Context) -> None:
         baton = self._batons[ctx.name] = threading.Semaphore(0)
         self._stacks[ctx.name] = [ctx.name]
 
         def main() -> None:
+            self._thread_ids[ctx.name] = threading.get_ident()
             baton.acquire()
+            self._cpu_thread = threading.get_ident()
             try:
                 if not self._stopped:
                     self.tracer.resume()  # settrace is per thread; monitoring is global
-                    sys.call_tracing(ctx.fn, ())
-                else:
-                    ctx.fn()
+                self._call(ctx.fn)
+            except _Livelock:
+                self._fail("livelock", self._livelock_text())
+            except _Abandon:
+                pass
             except BaseException as error:
                 self._fail("exception", f"thread {ctx.name} raised {_name(error)}", _tb(error))
             finally:
@@ -365,10 +671,92 @@ class Engine:
         thread = threading.Thread(target=main, name=f"irqio-check-{ctx.name}", daemon=True)
         self._threads[ctx.name] = thread
         thread.start()
+        # Wait until the thread knows its id, so the watchdog can reach it.
+        for _ in range(1000):
+            if ctx.name in self._thread_ids:
+                break
+            time.sleep(0.0001)
+
+    # -- spinning ---------------------------------------------------------------------------
+
+    def _spin(self, point: int, code: CodeType, offset: int) -> None:
+        """`spin_points` points without an idle step: let another context run."""
+        self._spins += 1
+        self.trace_to_end = True  # later runs must see their spins too
+        who = self._active
+        stack = self._stacks[who]
+        if self._spins > MAX_SPINS or len(stack) > 1:
+            self._spin_text = (
+                f"handler {stack[-1]} spun {self.spin_points} points without returning"
+                if len(stack) > 1
+                else None
+            )
+            raise _Livelock
+        if who != TASK:
+            self._out.fired.append(
+                Preemption(
+                    f"thread {who} spun {self.spin_points} points",
+                    point,
+                    code,
+                    offset,
+                    "",
+                    "spin",
+                    note="task context took the CPU back; not a placement",
+                )
+            )
+            self._switch(TASK)
+            return
+        unfired = self._unfired()
+        if not unfired:
+            raise _Livelock
+        ctx = unfired[0]
+        self._out.fired.append(
+            Preemption(
+                f"task context spun {self.spin_points} points",
+                point,
+                code,
+                offset,
+                "",
+                "spin",
+                note=f"{ctx.kind} {ctx.name} ran meanwhile; not a placement",
+            )
+        )
+        self._spin_at = self.tracer.count() + self.spin_points
+        self.tracer.set_next(self._next_wanted())
+        self._fire(ctx, None, None, 0)
+        self._spin_at = self.tracer.count() + self.spin_points
+        self.tracer.set_next(self._next_wanted())
+
+    def _livelock_text(self) -> str:
+        if self._spin_text:
+            return "livelock: " + self._spin_text + " (interrupt context cannot wait)"
+        if self._spins > MAX_SPINS:
+            return (
+                f"livelock: contexts kept spinning ({MAX_SPINS} times {self.spin_points} "
+                "points without the scheduler going idle or a thread finishing)"
+            )
+        if self._spins:
+            return (
+                f"livelock: task context spun {self.spin_points} points and nothing is left "
+                "that could end its wait"
+            )
+        return (
+            f"livelock: no preemption point and no idle step for {self.run_seconds:g} s (a spin "
+            "in code that is not traced, or a loop that never ends; trace its module with "
+            "modules=... to let the explorer interleave it)"
+        )
+
+    def _watchdog_fire(self) -> None:
+        """Called by the watchdog thread: stop a run that reaches no point."""
+        if self._running and time.monotonic() > self._deadline:
+            self._deadline = time.monotonic() + self.run_seconds
+            _inject(self._cpu_thread, _Livelock)
+
+    # -- the idle step ------------------------------------------------------------------------
 
     def _on_idle(self, dt: float | None) -> bool:
         """The scheduler is about to sleep (`dt` None: with no deadline). True if a context
-        fired (an interrupt ends the sleep)."""
+        fired (like WFI: any interrupt ends the sleep)."""
         if self._active != TASK or len(self._stacks[TASK]) > 1 or not self._running:
             return False  # a handler does not idle; nor does the scenario while it is built
         if len(self._out.fired) > self._seen:
@@ -377,28 +765,56 @@ class Engine:
             # scheduler look again before another line may fire.
             self._seen = len(self._out.fired)
             return True
-        fired = False
-        paused = not self._stopped
-        if paused:
-            self.tracer.pause()
-        try:
-            self._check(end=False)
-            if dt is None:
-                unfired = self._unfired()
-                if unfired:
-                    if self._horizon is None:
-                        self._horizon = self.tracer.count()
-                    # Nothing can be placed after the horizon: the rest runs untraced.
-                    paused = False
-                    self._stop()
-                    # One line per idle: the scheduler services it before the next one fires.
-                    self._fire(unfired[0], None, None, 0)
-                    self._seen = len(self._out.fired)
-                    fired = True
-        finally:
-            if paused:
-                self.tracer.resume()
+        fired = self._idle_step(dt)
+        self._seen = len(self._out.fired)
         return fired
+
+    def _on_idle_fd(self, dt: float | None) -> bool:
+        """The asyncio loop is about to sleep in select(): fire one unfired context. Unlike
+        WFI, a firing does not end the sleep by itself (CPython retries select() after a
+        signal handler); the loop checks its fds afterwards."""
+        if self._active != TASK or len(self._stacks[TASK]) > 1 or not self._running:
+            return False
+        return self._idle_step(dt)
+
+    def _idle_step(self, dt: float | None) -> bool:
+        was = self._in_engine
+        self._in_engine = True
+        try:
+            self._deadline = time.monotonic() + self.run_seconds
+            if self._recording:
+                self._opaque_event()
+            fired = False
+            paused = not self._stopped
+            if paused:
+                self.tracer.pause()
+            try:
+                self._check(end=False)
+                if dt is None:
+                    unfired = self._unfired()
+                    if unfired:
+                        if self._horizon is None:
+                            self._horizon = self.tracer.count()
+                        # Nothing can be placed after the horizon: the rest runs untraced.
+                        self._end_scans()
+                        if not self._stopped:
+                            paused = False
+                            if self._to_end:
+                                self.tracer.resume()  # count on: spins must be seen
+                            else:
+                                self._stop()
+                        # One line per idle: the scheduler services it before the next fires.
+                        self._fire(unfired[0], None, None, 0)
+                        fired = True
+            finally:
+                if paused:
+                    self.tracer.resume()
+            if not self._stopped:
+                self._spin_at = self.tracer.count() + self.spin_points
+                self.tracer.set_next(self._next_wanted())
+            return fired
+        finally:
+            self._in_engine = was
 
     def _unfired(self) -> list[Context]:
         return [
@@ -428,6 +844,8 @@ class Engine:
                 text = f"invariant broke {when}: {inv.text}"
                 if self._deadlock is not None:
                     text += f" (the scheduler ended in deadlock: {self._deadlock})"
+                if self._stranded is not None:
+                    text += f" ({self._stranded})"
                 self._fail("invariant", text)
                 return
 
@@ -436,9 +854,93 @@ class Engine:
             self._out.failure = Failure(kind, text, detail)
 
 
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _masked(line: Any) -> str:
+    ctl = line._ctl
+    holder = getattr(ctl, "_holder", None)
+    held = f" ({holder.name})" if holder is not None else ""
+    return (
+        f"running priority {ctl.running_priority}, ceiling {ctl.ceiling}{held}, "
+        f"its priority {line.priority}"
+    )
+
+
+def _why_now(setup: Setup) -> str:
+    for ctl in setup.controllers:
+        if ctl.running_priority or ctl.ceiling:
+            return f"running priority {ctl.running_priority}, ceiling {ctl.ceiling}"
+    return "pended earlier, masked until now"
+
+
+def _user_frame() -> tuple[CodeType | None, int]:
+    """The innermost frame outside the explorer and the controller: where a pended handler
+    finally ran (the `with` block that released a resource, a handler that returned)."""
+    frame: Any = sys._getframe(2)
+    own = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not frame.f_code.co_filename.startswith(own) and not module.startswith(
+            ("irqio.controller", "irqio.resource")
+        ):
+            return frame.f_code, frame.f_lasti
+        frame = frame.f_back
+    return None, 0
+
+
+def _inject(thread_id: int, error: type[BaseException]) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(error))
+
+
+class _Watchdog:
+    """One daemon thread for every engine: stops runs that reach no point (see RUN_SECONDS)."""
+
+    _engines: ClassVar[list[Engine]] = []
+    _thread: threading.Thread | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def watch(cls, engine: Engine) -> None:
+        with cls._lock:
+            cls._engines.append(engine)
+            if cls._thread is None or not cls._thread.is_alive():
+                cls._thread = threading.Thread(
+                    target=cls._loop, name="irqio-check-watchdog", daemon=True
+                )
+                cls._thread.start()
+
+    @classmethod
+    def forget(cls, engine: Engine) -> None:
+        with cls._lock:
+            if engine in cls._engines:
+                cls._engines.remove(engine)
+
+    @classmethod
+    def _loop(cls) -> None:
+        while True:
+            time.sleep(0.25)
+            with cls._lock:
+                engines = list(cls._engines)
+            for engine in engines:
+                engine._watchdog_fire()
+
+
 def _name(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _where(error: BaseException) -> str:
+    """' (at file:line)' of the innermost frame of a traceback, outside the explorer."""
+    tb = error.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    return f" (at {short_path(last.tb_frame.f_code.co_filename)}:{last.tb_lineno})"
 
 
 def _tb(error: BaseException) -> str:

@@ -40,13 +40,21 @@ from irqio.kernel import Kernel, VirtualClock
 PORTS = ("kernel", "asyncio")
 
 
-class Context:
-    """A handler (nested, runs to completion) or a foreign thread (stretch: interleaves)."""
+class ScenarioError(Exception):
+    """A scenario raised while building its world (or is not a valid scenario): not a
+    verdict about the code under test. The message says which and where."""
 
-    def __init__(self, name: str, fn: Callable[[], object], kind: str) -> None:
+
+class Context:
+    """A handler (nested, runs to completion), a line of a controller (a handler with a
+    priority: pended, runs when the controller's rules let it) or a foreign thread
+    (interleaves with task context both ways)."""
+
+    def __init__(self, name: str, fn: Callable[[], object], kind: str, line: Any = None) -> None:
         self.name = name
         self.fn = fn
-        self.kind = kind  # "handler" or "thread"
+        self.kind = kind  # "handler", "line" or "thread"
+        self.line = line  # the controller's Line, for kind "line"
 
 
 class Invariant:
@@ -59,9 +67,20 @@ class Invariant:
 class Setup:
     """The builder handed to a scenario function. One per run."""
 
-    def __init__(self, port: str, idle: Callable[[float | None], bool]) -> None:
+    def __init__(
+        self,
+        port: str,
+        idle: Callable[[float | None], bool],
+        idle_fd: Callable[[float | None], bool] | None = None,
+    ) -> None:
         self.port = port
-        self.idle = idle  # the hook a scheduler calls when it is about to sleep
+        self.idle = idle  # the hook a scheduler calls when it is about to sleep (WFI)
+        # the asyncio loop's hook: a firing does not end select() by itself
+        self.idle_fd = idle_fd if idle_fd is not None else idle
+        # set by the engine: a line's handler starts; an access the scheduler reports
+        self.on_line_run: Callable[[str], None] = lambda name: None
+        self.on_access: Callable[[tuple[str, str], bool], None] = lambda key, write: None
+        self.controllers: list[Any] = []
         self.task_fn: Callable[[], object] | None = None
         self.contexts: list[Context] = []
         self.invariants: list[Invariant] = []
@@ -77,9 +96,70 @@ class Setup:
             raise ValueError("a scenario has one task-context entry point; call task() once")
         self.task_fn = fn
 
-    def handler(self, fn: Callable[[], object], name: str | None = None) -> None:
-        """Interrupt-context code: fires once per run, at a point or when task context idles."""
-        self._add(fn, name, "handler")
+    def handler(
+        self,
+        fn: Callable[[], object],
+        name: str | None = None,
+        *,
+        priority: int | None = None,
+        uses: Sequence[Any] = (),
+    ) -> None:
+        """Interrupt-context code: fires once per run, at a point or when task context idles.
+
+        Without `priority` it runs at once wherever it fires, nesting in anything (a handler
+        of its own, unmaskable). With `priority` (1 = least urgent) it is a line of the
+        scenario's controller (`controller()`), `uses` its resources: firing pends it, and it
+        runs only above the running priority and the ceiling, as `irqio.Controller` decides;
+        else it stays pending until the handler it waits behind returns or the resource
+        that masks it is released. `fn` may also be a `Line` of that controller."""
+        if hasattr(fn, "pend") and hasattr(fn, "priority"):  # a Line
+            line: Any = fn
+            self._add_line(line, name or line.name)
+            return
+        if priority is None:
+            if uses:
+                raise ValueError("s.handler(..., uses=...) needs a priority: uses= declares "
+                                 "the resources of a controller line")  # fmt: skip
+            self._add(fn, name, "handler")
+            return
+        ctl = self.controller()
+        base = self._unique(str(name or getattr(fn, "__name__", "line")), "line")
+        hook = self.on_line_run
+
+        def run() -> object:
+            hook(base)
+            return fn()
+
+        line = ctl.line(base, priority, run, uses)
+        self.contexts.append(Context(base, fn, "line", line))
+
+    def _add_line(self, line: Any, name: str) -> None:
+        if line._ctl not in self.controllers:
+            raise ValueError(
+                f"line {line.name!r} belongs to a controller the scenario did not make: create "
+                "it with s.controller().line(...) so the explorer can deliver its pends"
+            )
+        fn = line.handler
+        hook = self.on_line_run
+        base = self._unique(name, "line")
+
+        def run() -> object:
+            hook(base)
+            return fn()
+
+        line.handler = run
+        self.contexts.append(Context(base, fn, "line", line))
+
+    def controller(self) -> Any:
+        """The scenario's `irqio.Controller` (one per run): lines given to `handler(...,
+        priority=...)` live here; `with resource:` and `controller.critical()` in task or
+        handler code mask them by its rules. Pends from a foreign thread are delivered when
+        task context next gets the CPU (as the kick signal's handler would run)."""
+        if not self.controllers:
+            from irqio import Controller
+
+            self.controllers.append(Controller(debug=False))
+        return self.controllers[0]
 
     def thread(self, fn: Callable[[], object], name: str | None = None) -> None:
         """A foreign context (another thread or core): it and task context interleave both
@@ -87,14 +167,17 @@ class Setup:
         self._add(fn, name, "thread")
 
     def _add(self, fn: Callable[[], object], name: str | None, kind: str) -> None:
-        base = str(name or getattr(fn, "__name__", kind))
+        unique = self._unique(str(name or getattr(fn, "__name__", kind)), kind)
+        self.contexts.append(Context(unique, fn, kind))
+
+    def _unique(self, base: str, kind: str) -> str:
         if base == "<lambda>":
             base = kind
         taken = {c.name for c in self.contexts}
         unique, i = base, 2
         while unique in taken:
             unique, i = f"{base}{i}", i + 1
-        self.contexts.append(Context(unique, fn, kind))
+        return unique
 
     # -- what must hold -----------------------------------------------------------------------
 
@@ -120,7 +203,7 @@ class Setup:
         code is traced too; its selector calls the explorer's idle hook before sleeping."""
         from irqio.check.pyasyncio import traced_loop
 
-        loop = traced_loop(self.idle, self.loop_errors)
+        loop = traced_loop(self.idle_fd, self.loop_errors, self.on_access)
         self.loops.append(loop)
         return loop
 
@@ -159,6 +242,8 @@ class Scenario:
         ports: Sequence[str] | None = None,
         modules: Sequence[str] | None = None,
         extra_modules: Sequence[str] = (),
+        spin_points: int = 20_000,
+        run_seconds: float = 10.0,
     ) -> None:
         for p in [port, *(ports or ())]:
             if p not in PORTS:
@@ -170,6 +255,8 @@ class Scenario:
         self.ports = tuple(ports) if ports else (port,)
         self.modules = tuple(modules) if modules is not None else None
         self.extra_modules = tuple(extra_modules)
+        self.spin_points = spin_points
+        self.run_seconds = run_seconds
         self.__doc__ = build.__doc__
         self.__wrapped__ = build
 
@@ -187,6 +274,8 @@ class Scenario:
             None,
             self.modules,
             self.extra_modules,
+            self.spin_points,
+            self.run_seconds,
         )
 
     def variants(self) -> list[Scenario]:
@@ -211,6 +300,8 @@ def scenario(
     ports: Sequence[str] | None = None,
     modules: Sequence[str] | None = None,
     extra_modules: Sequence[str] = (),
+    spin_points: int = 20_000,
+    run_seconds: float = 10.0,
 ) -> Any:
     """Mark a function as a scenario (usable bare or with options).
 
@@ -220,10 +311,17 @@ def scenario(
         scenario's own file (written "@scenario"), irqio except irqio.check, and asyncio on
         the asyncio port. A package name covers its submodules.
     extra_modules: added to the default instead.
+    spin_points: points a context may run without the scheduler idling before the explorer
+        calls it spinning and lets another context run (see docs/check.md, "Spinning").
+    run_seconds: a run that reaches no point for this long is stopped and reported as a
+        livelock (a spin in code that is not traced).
     """
 
     def wrap(build: Callable[[Setup], None]) -> Scenario:
-        return Scenario(build, name, preemptions, port, ports, modules, extra_modules)
+        return Scenario(
+            build, name, preemptions, port, ports, modules, extra_modules, spin_points,
+            run_seconds,
+        )  # fmt: skip
 
     if fn is not None:
         return wrap(fn)
