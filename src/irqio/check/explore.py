@@ -1,24 +1,24 @@
-"""The explorer: run a scenario under every schedule up to a preemption bound (or a seeded
-random sample of them, or one given schedule) and report the first that breaks it."""
+"""The explorer: run a scenario under every schedule up to a preemption bound (or a sample of
+them, or one given schedule) and report the first that breaks it, shrunk and explained."""
 
 from __future__ import annotations
 
 import gc
-import random
+import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
-from irqio.check.engine import (
-    TASK,
-    Engine,
-    Failure,
-    Outcome,
-    Preemption,
-    quiet_abandoned_coroutines,
-)
+from irqio.check import search, shrink, walks
+from irqio.check.clock import virtual_controller_clock
+from irqio.check.engine import Engine, quiet_abandoned_coroutines
+from irqio.check.outcome import Failure, Outcome, Preemption
 from irqio.check.scenario import Scenario
 
-MODES = ("exhaustive", "random", "replay")
+MODES = ("exhaustive", "random", "pct", "portfolio", "replay")
+
+# progress(done, total, schedules run): first placements done (exhaustive) or runs (others)
+Progress = Callable[[int, int, int], None]
 
 
 class Result:
@@ -31,13 +31,22 @@ class Result:
         self.preemptions = preemptions
         self.ok = True
         self.schedules_run = 0
+        self.pruned = 0  # schedules not run: each equivalent to one that was (exhaustive)
         self.elapsed = 0.0
         self.points = 0  # preemption points in the run with no handler placed
         self.contexts: list[str] = []
         self.schedule: list[Preemption] = []  # on failure: where every context fired
         self.failure: Failure | None = None
         self.replay: str | None = None  # on failure: pass to explore(..., replay=...)
+        self.found_as: str | None = None  # on failure: the schedule as found, before shrinking
+        self.conflict: shrink.Conflict | None = None  # on failure: the racing pair
+        self.seed: int | None = None  # random, pct and portfolio modes
+        self.strategy: str | None = None  # portfolio: the strategy that found the failure
+        self.pct_depth: int | None = None
+        self.pct_bound: float | None = None  # PCT: chance per run of a depth-d bug, at least
+        self.jobs = 1
         self.backend = ""
+        self.interrupted = False
 
     @property
     def invariant(self) -> str | None:
@@ -45,29 +54,97 @@ class Result:
         return self.failure.text if self.failure is not None else None
 
     @property
+    def verdict(self) -> str:
+        if self.interrupted:
+            return "INTERRUPTED"
+        if self.ok:
+            return "SAFE"
+        return (
+            "LIVELOCK"
+            if self.failure is not None and self.failure.kind == "livelock"
+            else ("BROKEN")
+        )
+
+    @property
     def schedules_per_second(self) -> float:
         return self.schedules_run / self.elapsed if self.elapsed > 0 else 0.0
+
+    def stats(self) -> str:
+        pruned = f" (+{self.pruned} pruned as equivalent)" if self.pruned else ""
+        text = (
+            f"{self.schedules_run} schedules{pruned} in {self.elapsed:.2f} s "
+            f"({self.schedules_per_second:.0f}/s), {self.points} preemption points"
+        )
+        if self.seed is not None:
+            text += f", seed {self.seed}"
+        if self.pct_bound is not None:
+            text += f"; PCT depth {self.pct_depth}: each run finds a depth-{self.pct_depth} "
+            text += f"bug with probability >= {self.pct_bound:.3g}"
+        return text
 
     def report(self) -> str:
         bound = f"{self.preemptions} preemption{'' if self.preemptions == 1 else 's'}"
         head = f"{self.scenario} [{self.port} port, {self.mode}, {bound}]: "
-        stats = (
-            f"{self.schedules_run} schedules in {self.elapsed:.2f} s "
-            f"({self.schedules_per_second:.0f}/s), {self.points} preemption points"
-        )
-        if self.ok:
-            return head + "SAFE\n  " + stats
+        if self.ok or self.interrupted:
+            return head + self.verdict + "\n  " + self.stats()
         assert self.failure is not None
-        lines = [head + "BROKEN", "  " + stats, "  " + self.failure.text, "  schedule:"]
+        lines = [head + self.verdict, "  " + self.stats(), "  " + self.failure.text]
+        if self.strategy:
+            lines.append(f"  found by: {self.strategy}")
+        lines.append("  schedule:")
         for p in self.schedule:
             lines.append("    " + p.describe().replace("\n", "\n    "))
+        if self.conflict is not None:
+            lines += ["  " + line for line in self.conflict.lines()]
         lines.append(f"  replay: {self.replay}")
+        if self.found_as and self.found_as != self.replay:
+            lines.append(f"  (found as {self.found_as}; shrunk)")
         if self.failure.detail:
             lines.append("  " + self.failure.detail.rstrip().replace("\n", "\n  "))
         return "\n".join(lines)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain data (`irqio check --json`)."""
+        return {
+            "scenario": self.scenario,
+            "port": self.port,
+            "mode": self.mode,
+            "preemptions": self.preemptions,
+            "verdict": self.verdict,
+            "ok": self.ok,
+            "schedules": self.schedules_run,
+            "pruned": self.pruned,
+            "seconds": round(self.elapsed, 4),
+            "points": self.points,
+            "seed": self.seed,
+            "jobs": self.jobs,
+            "pct_depth": self.pct_depth,
+            "pct_bound": self.pct_bound,
+            "strategy": self.strategy,
+            "failure": None
+            if self.failure is None
+            else {"kind": self.failure.kind, "text": self.failure.text},
+            "replay": self.replay,
+            "found_as": self.found_as,
+            "schedule": [
+                {
+                    "context": p.context,
+                    "kind": p.kind,
+                    "point": p.point,
+                    "where": p.where,
+                    "function": p.function,
+                    "source": p.source,
+                    "before": p.access,
+                    "inside": p.inside,
+                    "note": p.note,
+                }
+                for p in self.schedule
+            ],
+            "conflict": None if self.conflict is None else self.conflict.lines(),
+        }
+
     def __repr__(self) -> str:
-        return "<Result {} {}>".format(self.scenario, "ok" if self.ok else "BROKEN")
+        return f"<Result {self.scenario} {self.verdict}>"
 
 
 def parse_schedule(handle: str) -> list[tuple[int, str]]:
@@ -97,14 +174,24 @@ def explore(
     seed: int | None = None,
     runs: int | None = None,
     replay: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    reduce: bool = True,
+    jobs: int = 1,
+    ray: str | None = None,
+    depth: int | None = None,
+    shrink_failures: bool = True,
 ) -> Result:
     """Explore `scenario` (a `@scenario` function).
 
     preemptions: how many contexts a schedule may place at points (default: the scenario's).
-    mode: "exhaustive" (every schedule within the bound), "random" (`runs` schedules drawn
-        with `seed`), or "replay" (the one schedule `replay`, a handle from a failed Result).
-    progress: called as progress(done, total_estimate) now and then.
+    mode: "exhaustive" (every schedule within the bound, equivalent ones pruned unless
+        `reduce=False`), "random" (`runs` schedules, random walks drawn with `seed`), "pct"
+        (`runs` PCT runs of depth `depth`, default preemptions + 1), "portfolio" (exhaustive
+        at one preemption, then PCT and random walks in turn), or "replay" (the one schedule
+        `replay`, a handle from a failed Result).
+    jobs: split the search over this many processes (results identical to jobs=1); ray: the
+        same on a Ray cluster ("auto", "local" or an address).
+    progress: called as progress(done, total, schedules run) now and then.
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(f"explore() takes a @scenario function, got {scenario!r}")
@@ -113,167 +200,206 @@ def explore(
     if mode not in MODES:
         raise ValueError("mode must be one of {}".format(", ".join(MODES)))
     bound = scenario.preemptions if preemptions is None else preemptions
+    if bound < 0:
+        raise ValueError(f"preemptions must be 0 or more, got {bound}")
+    if runs is not None and runs < 1:
+        raise ValueError(f"runs must be 1 or more, got {runs}")
+    if mode == "replay" and replay is None:
+        raise ValueError("mode='replay' needs replay='name@point,...'")
+    placements = parse_schedule(replay) if replay is not None else []
     result = Result(scenario, mode, bound)
-    engine = Engine(scenario)
-    result.backend = engine.tracer.backend
-    # One untraced run first: imports and other first-time work must not shift the points.
-    engine.run([], leaf=True)
-    engine.runs = 0
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # collection runs finalizers at arbitrary points: keep runs deterministic
-    t0 = time.perf_counter()
-    try:
-        if mode == "replay":
-            if replay is None:
-                raise ValueError("mode='replay' needs replay='name@point,...'")
-            placements = parse_schedule(replay)
-            out = engine.run(placements, leaf=True)
-            _finish(result, out, placements)
-        elif mode == "exhaustive":
-            _exhaustive(engine, result, bound, progress)
-        else:
-            _random(engine, result, bound, seed, runs or 1000, progress)
-    finally:
-        result.elapsed = time.perf_counter() - t0
-        result.schedules_run = engine.runs
-        engine.close()
-        if gc_was_enabled:
-            gc.enable()
-        with quiet_abandoned_coroutines():
-            gc.collect()  # the runs' cycles, now, rather than at some later allocation
+    if mode in ("random", "pct", "portfolio"):
+        result.seed = seed if seed is not None else secrets.randbelow(1 << 31)
+    if mode == "pct":
+        result.pct_depth = depth if depth is not None else bound + 1
+        if result.pct_depth < 1:
+            raise ValueError(f"depth must be 1 or more, got {result.pct_depth}")
+    result.jobs = jobs
+    if jobs > 1 or ray is not None:
+        from irqio.check.parallel import explore_parallel
+
+        return explore_parallel(scenario, result, bound, runs or 1000, jobs, ray, progress,
+                                reduce, shrink_failures)  # fmt: skip
+    with virtual_controller_clock():
+        engine = Engine(scenario, record_untraced=reduce and mode in ("exhaustive", "portfolio"))
+        result.backend = engine.tracer.backend
+        gc_was_enabled = gc.isenabled()
+        t0 = time.perf_counter()
+        try:
+            # One untraced run first: imports and other first-time work must not shift points.
+            engine.run([], leaf=True)
+            engine.runs = 0
+            gc.disable()  # collection runs finalizers at arbitrary points: keep runs the same
+            t0 = time.perf_counter()
+            found = _search(engine, result, bound, mode, runs or 1000, placements, progress,
+                            reduce)  # fmt: skip
+            result.schedules_run = engine.runs
+            if found is not None:
+                finish(engine, result, found, shrink_failures and mode != "replay",
+                       moves=mode != "exhaustive")  # fmt: skip
+        except KeyboardInterrupt:
+            result.interrupted = True
+            result.schedules_run = engine.runs
+        finally:
+            result.elapsed = time.perf_counter() - t0
+            engine.close()
+            if gc_was_enabled:
+                gc.enable()
+            with quiet_abandoned_coroutines():
+                gc.collect()  # the runs' cycles, now, rather than at some later allocation
+    if result.interrupted:
+        raise Interrupted(result)
     return result
 
 
-def _finish(result: Result, out: Outcome, placements: list[tuple[int, str]]) -> bool:
-    """Record a run; True if it failed."""
-    if not result.contexts:
-        result.contexts = out.context_names
-    if out.failure is None:
-        return False
-    result.ok = False
-    result.failure = out.failure
-    result.schedule = out.fired
-    result.replay = format_schedule(placements)
-    return True
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `explore`: carries the partial `Result` (what was covered so far)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"interrupted after {result.schedules_run} schedules")
+        self.result = result
 
 
-def _exhaustive(
-    engine: Engine, result: Result, bound: int, progress: Callable[[int, int], None] | None
-) -> None:
-    root = engine.run([], leaf=bound == 0)
-    result.points = root.horizon
-    if _finish(result, root, []) or bound == 0:
-        return
-    names = root.context_names
-    threads = set(root.threads)
-    # Rough total for progress: one level of placements (deeper levels are counted as met).
-    estimate = 1 + len(names) * root.horizon
-
-    def visit(prefix: list[tuple[int, str]], horizon: int) -> bool:
-        free = _free(prefix, names, threads)
-        start = prefix[-1][0] + 1 if prefix else 0
-        for point in range(start, horizon):
-            for name in free:
-                placements = [*prefix, (point, name)]
-                leaf = _is_leaf(placements, free, name, threads, bound)
-                out = engine.run(placements, leaf)
-                if _finish(result, out, placements):
-                    return True
-                if progress is not None and engine.runs % 64 == 0:
-                    progress(engine.runs, max(estimate, engine.runs))
-                if not leaf and visit(placements, _next_horizon(out, name, threads)):
-                    return True
-        return False
-
-    visit([], root.horizon)
-    if progress is not None:
-        progress(engine.runs, engine.runs)
-
-
-def _running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | None:
-    """The foreign thread holding the CPU after `prefix`, or None when task context has it.
-    A thread placed last still runs: deeper placements stop at its end (see `visit`)."""
-    running = None
-    for _, name in prefix:
-        if name in threads:
-            running = name
-        elif name == TASK:
-            running = None
-    return running
-
-
-def _free(prefix: list[tuple[int, str]], names: list[str], threads: set[str]) -> list[str]:
-    """The contexts the next placement after `prefix` may be: each not yet placed, plus the
-    switches back and forth between task context and a foreign thread."""
-    placed = {name for _, name in prefix}
-    free = [n for n in names if n not in placed]
-    if _running_thread(prefix, threads) is not None:
-        free.append(TASK)  # the thread may be preempted back by task context
-    else:
-        # A thread that task context took the CPU back from is paused, not finished (the
-        # take-back was placed before its end): it may resume at any later point.
-        free += [n for n in threads if n in placed]
-    return free
-
-
-def _is_leaf(
-    placements: list[tuple[int, str]], free: list[str], name: str, threads: set[str], bound: int
-) -> bool:
-    """No placement can follow: the bound is reached or no context is left to place."""
-    # After a thread or a take-back the other side can always switch again.
-    more = len(free) - 1 + (name in threads or name == TASK)
-    return len(placements) >= bound or more <= 0
-
-
-def _next_horizon(out: Outcome, name: str, threads: set[str]) -> int:
-    """Where the next placement must land before, given the run that placed `name` last."""
-    # Task context can take the CPU back only while the thread still runs.
-    end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
-    return min(end, out.horizon)
-
-
-def _random(
+def _search(
     engine: Engine,
     result: Result,
     bound: int,
-    seed: int | None,
+    mode: str,
     runs: int,
-    progress: Callable[[int, int], None] | None,
-) -> None:
-    rng = random.Random(seed)
-    root = engine.run([], leaf=bound == 0)
-    result.points = root.horizon
-    if _finish(result, root, []) or bound == 0:
-        return
-    names = root.context_names
-    threads = set(root.threads)
-    # A random walk down the tree `_exhaustive` walks: each step draws one placement among
-    # the ones allowed after the prefix (so thread resumes and take-backs are drawn too), with
-    # the point range the prefix's own run measured. Every run along the walk is a schedule
-    # checked, so a walk of depth k costs k of the `runs` (counted by `engine.runs`, which the
-    # root run above made 1).
+    placements: list[tuple[int, str]],
+    progress: Progress | None,
+    reduce: bool,
+) -> search.Found | None:
+    if mode == "replay":
+        engine.trace_to_end = True
+        out = engine.run(placements, leaf=True)
+        result.contexts = out.context_names
+        return search.Found(out, placements) if out.failure is not None else None
+    if mode == "exhaustive":
+        found = search.exhaustive(engine, bound, reduce=reduce, progress=progress)
+        _record_root(result, found.root)
+        result.pruned = found.pruned
+        return found.found
+    root = search.root_run(engine, bound)
+    _record_root(result, root)
+    if root.outcome.failure is not None:
+        return search.Found(root.outcome, [])
+    if bound == 0:
+        return None
+    assert result.seed is not None
+    if mode == "random":
+        walked = walks.random_walks(engine, root, bound, result.seed, runs, _runs(progress))
+        return walked.found
+    if mode == "pct":
+        assert result.pct_depth is not None
+        result.pct_bound = walks.pct_bound(len(root.names) + 1, root.outcome.points,
+                                           result.pct_depth)  # fmt: skip
+        ran = walks.pct_runs(engine, root, result.pct_depth, result.seed, runs, _runs(progress))
+        return ran.found
+    return _portfolio(engine, result, root, bound, runs, progress, reduce)
+
+
+def _portfolio(
+    engine: Engine,
+    result: Result,
+    root: search.Root,
+    bound: int,
+    runs: int,
+    progress: Progress | None,
+    reduce: bool,
+) -> search.Found | None:
+    """Exhaustive at one preemption (complete there, and cheap with the reduction), then PCT
+    of depth 2 and 3 and random walks at the bound, one run each in turn, until `runs`."""
+    assert result.seed is not None
+    first = search.explore_range(engine, root, 1, range(0, root.horizon), reduce=reduce)
+    if first.found is not None:
+        result.strategy = "exhaustive, 1 preemption"
+        return first.found
+    seed = result.seed
+    index = {"pct2": 0, "pct3": 0, "random": 0}
     while engine.runs < runs:
-        depth = rng.randint(1, bound)
-        prefix: list[tuple[int, str]] = []
-        horizon = root.horizon
-        while engine.runs < runs:
-            free = _free(prefix, names, threads)
-            start = prefix[-1][0] + 1 if prefix else 0
-            if not free or start >= horizon:
+        for name in ("pct2", "pct3", "random"):
+            if engine.runs >= runs:
                 break
-            name = rng.choice(free)
-            prefix = [*prefix, (rng.randrange(start, horizon), name)]
-            leaf = len(prefix) >= depth or _is_leaf(prefix, free, name, threads, bound)
-            out = engine.run(prefix, leaf)
-            if _finish(result, out, prefix):
-                return
-            if progress is not None and engine.runs % 64 == 0:
-                progress(engine.runs, runs)
-            if leaf:
+            i = index[name]
+            index[name] = i + 1
+            if name == "random":
+                _, found = walks.random_walk(engine, root, max(2, bound), seed, i,
+                                                runs - engine.runs)  # fmt: skip
+                if found is not None:
+                    result.strategy = f"random walk {i} (seed {seed})"
+                    return found
+            else:
+                d = int(name[-1])
+                out, placed = walks.pct_run(engine, root, d, seed, i)
+                if out.failure is not None:
+                    result.strategy = f"PCT depth {d}, run {i} (seed {seed})"
+                    return search.Found(out, placed)
+        if progress is not None:
+            progress(engine.runs, runs, engine.runs)
+    return None
+
+
+def _record_root(result: Result, root: search.Root | None) -> None:
+    if root is not None:
+        result.points = root.horizon
+        result.contexts = root.names
+
+
+def _runs(progress: Progress | None) -> walks.Progress | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(done, total, done)
+
+
+def finish(
+    engine: Engine, result: Result, found: search.Found, shrink_it: bool, moves: bool = True
+) -> None:
+    """Record a failure: shrink it (fewest placements, earliest points), explain it."""
+    out: Outcome = found.outcome
+    placements = found.placements
+    result.ok = False
+    result.found_as = format_schedule(placements)
+    assert out.failure is not None
+    if shrink_it and placements:
+        smaller, smaller_out, _ = (
+            shrink.shrink(engine, placements, out.failure)
+            if moves
+            else _drop_only(engine, placements, out.failure)
+        )
+        if smaller_out is not None:
+            placements, out = smaller, smaller_out
+    result.failure = out.failure
+    result.schedule = out.fired
+    result.replay = format_schedule(placements)
+    if placements:
+        try:
+            result.conflict = shrink.explain(engine, placements)
+        except Exception:  # an explanation is a help, never a reason to fail
+            result.conflict = None
+
+
+def _drop_only(
+    engine: Engine, placements: list[tuple[int, str]], failure: Failure
+) -> tuple[list[tuple[int, str]], Outcome | None, int]:
+    """Exhaustive search finds the earliest points already: only try fewer placements."""
+    if len(placements) < 2:
+        return placements, None, 0
+    saved = shrink.MAX_SHRINK_RUNS
+    best, best_out, runs = list(placements), None, 0
+    changed = True
+    while changed:
+        changed = False
+        for i in reversed(range(len(best))):
+            candidate = best[:i] + best[i + 1 :]
+            runs += 1
+            out = engine.run(candidate, leaf=True)
+            if shrink.same_failure(out.failure, failure):
+                best, best_out, changed = candidate, out, True
                 break
-            horizon = _next_horizon(out, name, threads)
-    if progress is not None:
-        progress(runs, runs)
+        if runs > saved:
+            break
+    return best, best_out, runs
 
 
 def assert_safe(scenario: Scenario, **options: object) -> Result:

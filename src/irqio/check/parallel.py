@@ -1,0 +1,389 @@
+"""`-j N` and `--ray`: one search split over processes or machines, with the serial result.
+
+Exhaustive mode splits the first placements into ranges; each worker runs the search of its
+ranges (`search.explore_range`) and the master merges them into exactly the serial search
+(`search.merge`: same schedules counted, same pruning, the same first failure). Random and
+PCT modes split by run index: run i draws from a generator seeded by (seed, i) alone
+(`walks.rng_for`), so the master takes the workers' runs in index order and stops where the
+serial search would have stopped. The master then replays the failing schedule itself to
+shrink and explain it.
+
+Workers find the scenario by its file and name (they import the file, as `irqio check` does),
+so it must be a `@scenario` at the top level of its file. Local workers are processes started
+fresh (`spawn`); `--ray ADDRESS` submits the same work to a Ray cluster (`pip install ray`),
+whose nodes must be able to import irqio and the scenario's file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import multiprocessing
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from irqio.check import search, walks
+from irqio.check.clock import virtual_controller_clock
+from irqio.check.engine import Engine
+from irqio.check.outcome import Failure
+from irqio.check.scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    from irqio.check.explore import Progress, Result
+
+# A worker's answer about one first placement (exhaustive) or one run/walk (sampled).
+Slim = dict[str, Any]
+Spec = tuple[str, str]  # (scenario file, scenario name)
+
+CHUNKS_PER_JOB = 4
+WALKS_PER_CHUNK = 64
+
+
+# -- the worker side -------------------------------------------------------------------------
+
+_workers: dict[Spec, tuple[Engine, search.Root]] = {}
+_clock: contextlib.AbstractContextManager[None] | None = None
+
+
+def _engine(spec: Spec, bound: int, record_untraced: bool) -> tuple[Engine, search.Root]:
+    global _clock
+    if _clock is None:  # once per worker process: the controller's clock stays virtual
+        _clock = virtual_controller_clock()
+        _clock.__enter__()
+        gc.disable()
+    key = (spec[0], f"{spec[1]}/{bound}/{record_untraced}")
+    found = _workers.get(key)
+    if found is None:
+        engine = Engine(find_scenario(*spec), record_untraced=record_untraced)
+        engine.run([], leaf=True)  # warm-up: first-time imports must not shift points
+        found = _workers[key] = (engine, search.root_run(engine, bound))
+    return found
+
+
+def find_scenario(file: str, name: str) -> Scenario:
+    from irqio.check.collect import collect
+
+    for sc in collect(file):
+        if sc.name == name:
+            return sc
+    raise ScenarioError(
+        f"scenario {name} is not at the top level of {file}: -j/--ray workers import the file "
+        "and look it up by name"
+    )
+
+
+def _slim_found(found: search.Found | None) -> Slim | None:
+    if found is None:
+        return None
+    failure = found.outcome.failure
+    assert failure is not None
+    return {"placements": found.placements, "kind": failure.kind, "text": failure.text}
+
+
+def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
+    """One piece of work, in a worker process (or a Ray task)."""
+    mode = task["mode"]
+    bound = task["bound"]
+    engine, root = _engine(spec, bound, mode == "exhaustive" and task["reduce"])
+    if mode == "exhaustive":
+        part = search.explore_range(
+            engine, root, bound, range(task["start"], task["stop"]), reduce=task["reduce"]
+        )
+        return {
+            "reps": [
+                {
+                    "point": r.point,
+                    "name": r.name,
+                    "runs": r.runs,
+                    "pruned": r.pruned,
+                    "limit": r.limit,
+                    "found": _slim_found(r.found),
+                }
+                for r in part.reps
+            ]
+        }
+    items = []
+    for index in range(task["first"], task["stop"]):
+        if mode == "random":
+            made, found = walks.random_walk(
+                engine, root, bound, task["seed"], index, task["budget"]
+            )
+        else:
+            out, placed = walks.pct_run(engine, root, task["depth"], task["seed"], index)
+            made = 1
+            found = search.Found(out, placed) if out.failure is not None else None
+        items.append({"index": index, "runs": made, "found": _slim_found(found)})
+        if found is not None:
+            break
+    return {"items": items}
+
+
+# -- the master side -------------------------------------------------------------------------
+
+
+class _Pool:
+    """Local processes or a Ray cluster, behind one submit/wait interface."""
+
+    def __init__(self, jobs: int, ray_address: str | None) -> None:
+        self.ray: Any = None
+        self.executor: ProcessPoolExecutor | None = None
+        if ray_address is not None:
+            try:
+                import ray
+            except ImportError:
+                raise ImportError(
+                    "--ray needs Ray: pip install ray (or irqio[ray]); or use -j N for the "
+                    "cores of this machine"
+                ) from None
+            if not ray.is_initialized():
+                if ray_address in ("local", ""):
+                    ray.init(include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=ray_address, log_to_driver=False)
+            self.ray = ray
+            self.remote = ray.remote(run_task)
+        else:
+            self.executor = ProcessPoolExecutor(
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+            )
+
+    def submit(self, spec: Spec, task: dict[str, Any]) -> Any:
+        if self.ray is not None:
+            return self.remote.remote(spec, task)
+        assert self.executor is not None
+        return self.executor.submit(run_task, spec, task)
+
+    def wait(self, pending: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        """Block until at least one is done; return (handle, result) for the done ones."""
+        if self.ray is not None:
+            done, _ = self.ray.wait(pending, num_returns=1)
+            return [(h, self.ray.get(h)) for h in done]
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        return [(f, _result(f)) for f in finished]
+
+    def cancel(self, handles: list[Any]) -> None:
+        for h in handles:
+            if self.ray is not None:
+                try:
+                    self.ray.cancel(h, force=True)
+                except Exception:
+                    pass
+            else:
+                h.cancel()
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _result(future: Future[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return future.result()
+    except ScenarioError:
+        raise
+    except Exception as error:
+        raise RuntimeError(f"a worker failed: {type(error).__name__}: {error}") from error
+
+
+def explore_parallel(
+    scenario: Scenario,
+    result: Result,
+    bound: int,
+    runs: int,
+    jobs: int,
+    ray_address: str | None,
+    progress: Progress | None,
+    reduce: bool,
+    shrink_failures: bool,
+) -> Result:
+    from irqio.check.explore import Interrupted, finish
+
+    mode = result.mode
+    if mode in ("replay", "portfolio"):
+        raise ValueError(f"-j/--ray split exhaustive, random and pct searches, not {mode}")
+    spec = (scenario.file, scenario.name)
+    find_scenario(*spec)  # fail early, in the master, if workers could not find it
+    result.jobs = jobs
+    t0 = time.perf_counter()
+    pool = _Pool(jobs, ray_address)
+    with virtual_controller_clock():
+        engine = Engine(scenario, record_untraced=reduce and mode == "exhaustive")
+        result.backend = engine.tracer.backend
+        gc_was = gc.isenabled()
+        try:
+            engine.run([], leaf=True)
+            gc.disable()
+            root = search.root_run(engine, bound)
+            result.points = root.horizon
+            result.contexts = root.names
+            if root.outcome.failure is not None:
+                found: search.Found | None = search.Found(root.outcome, [])
+                result.schedules_run = 1
+            elif bound == 0:
+                found = None
+                result.schedules_run = 1
+            elif mode == "exhaustive":
+                found = _exhaustive(pool, spec, engine, root, bound, jobs, reduce, result,
+                                    progress)  # fmt: skip
+            else:
+                found = _sampled(pool, spec, engine, root, bound, runs, jobs, result, progress)
+            result.elapsed = time.perf_counter() - t0
+            if found is not None:
+                finish(engine, result, found, shrink_failures, moves=mode != "exhaustive")
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            result.elapsed = time.perf_counter() - t0
+            pool.close()
+            engine.close()
+            if gc_was:
+                gc.enable()
+    if result.interrupted:
+        raise Interrupted(result)
+    return result
+
+
+def _rep(data: Slim, engine: Engine) -> search.Rep:
+    found = None
+    slim = data["found"]
+    if slim is not None:
+        placements = [(int(p), str(n)) for p, n in slim["placements"]]
+        out = engine.run(placements, leaf=True)  # the full outcome, here in the master
+        if out.failure is None:  # pragma: no cover - runs are deterministic
+            out.failure = Failure(slim["kind"], slim["text"])
+        found = search.Found(out, placements)
+    return search.Rep(data["point"], data["name"], data["runs"], data["pruned"], data["limit"],
+                      found)  # fmt: skip
+
+
+def _exhaustive(
+    pool: _Pool,
+    spec: Spec,
+    engine: Engine,
+    root: search.Root,
+    bound: int,
+    jobs: int,
+    reduce: bool,
+    result: Result,
+    progress: Progress | None,
+) -> search.Found | None:
+    horizon = root.horizon
+    pieces = max(1, min(horizon, jobs * CHUNKS_PER_JOB))
+    edges = [horizon * i // pieces for i in range(pieces + 1)]
+    ranges = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    handles = {}
+    for a, b in ranges:
+        task = {"mode": "exhaustive", "bound": bound, "reduce": reduce, "start": a, "stop": b}
+        handles[pool.submit(spec, task)] = (a, b)
+    parts: dict[tuple[int, int], search.Search] = {}
+    first_failure = horizon
+    pending = list(handles)
+    done_points = 0
+    try:
+        while pending:
+            for handle, answer in pool.wait(pending):
+                pending.remove(handle)
+                a, b = handles[handle]
+                reps = [_rep(r, engine) for r in answer["reps"]]
+                parts[(a, b)] = search.Search(reps=reps)
+                done_points += b - a
+                if any(r.found is not None for r in reps):
+                    first_failure = min(first_failure, a)
+                    # Ranges after this one cannot hold an earlier failure.
+                    late = [h for h in pending if handles[h][0] > a]
+                    pool.cancel(late)
+                    pending = [h for h in pending if h not in late]
+                if progress is not None:
+                    progress(done_points, horizon, sum(r.runs for p in parts.values()
+                                                       for r in p.reps))  # fmt: skip
+    except BaseException:
+        pool.cancel(pending)
+        raise
+
+    def run_missing(point: int, name: str) -> search.Rep:
+        # The merge needs a representative no range ran (see search.py: it should not).
+        part = search.explore_range(engine, root, bound, range(point, point + 1), reduce=reduce)
+        return next(r for r in part.reps if r.name == name)
+
+    merged = search.merge(root, [parts[r] for r in sorted(parts)], run_missing)
+    result.schedules_run = merged.runs
+    result.pruned = merged.pruned
+    return merged.found
+
+
+def _sampled(
+    pool: _Pool,
+    spec: Spec,
+    engine: Engine,
+    root: search.Root,
+    bound: int,
+    runs: int,
+    jobs: int,
+    result: Result,
+    progress: Progress | None,
+) -> search.Found | None:
+    mode = result.mode
+    assert result.seed is not None
+    seed = result.seed
+    base: dict[str, Any] = {"mode": mode, "bound": bound, "seed": seed, "budget": bound}
+    if mode == "pct":
+        assert result.pct_depth is not None
+        base["depth"] = result.pct_depth
+        result.pct_bound = walks.pct_bound(len(root.names) + 1, root.outcome.points,
+                                           result.pct_depth)  # fmt: skip
+    chunk = max(1, min(WALKS_PER_CHUNK, runs // max(1, jobs * CHUNKS_PER_JOB) or 1))
+    answers: dict[int, dict[str, Any]] = {}
+    handles: dict[Any, int] = {}
+    next_first = 0
+    total = 1  # the root run
+    cursor = 0  # the next index to merge
+    found: search.Found | None = None
+    stop = False
+
+    def submit() -> None:
+        nonlocal next_first
+        task = dict(base, first=next_first, stop=next_first + chunk)
+        handles[pool.submit(spec, task)] = next_first
+        next_first += chunk
+
+    for _ in range(jobs * 2):
+        submit()
+    try:
+        while handles and not stop:
+            for handle, answer in pool.wait(list(handles)):
+                handles.pop(handle)
+                for item in answer["items"]:
+                    answers[item["index"]] = item
+            # Merge in index order, as the serial search would have run them.
+            while cursor in answers and not stop:
+                item = answers.pop(cursor)
+                made = min(item["runs"], runs - total)
+                if item["found"] is not None and item["runs"] <= runs - total:
+                    total += item["runs"]
+                    data = item["found"]
+                    placements = [(int(p), str(n)) for p, n in data["placements"]]
+                    out = engine.run(placements, leaf=True)
+                    if out.failure is None:  # pragma: no cover
+                        out.failure = Failure(data["kind"], data["text"])
+                    found = search.Found(out, placements)
+                    stop = True
+                    break
+                total += made
+                cursor += 1
+                if total >= runs or item["runs"] == 0:
+                    stop = True
+            if progress is not None:
+                progress(total, runs, total)
+            if not stop:
+                in_flight = next_first - cursor
+                while in_flight < chunk * jobs * 2:
+                    submit()
+                    in_flight += chunk
+    except BaseException:
+        pool.cancel(list(handles))
+        raise
+    pool.cancel(list(handles))
+    result.schedules_run = total
+    return found

@@ -1,0 +1,298 @@
+"""Exhaustive search: every schedule up to a preemption bound, with a partial-order reduction.
+
+The tree: a node is a list of placements; its children place one more context, at every point
+from just after the last placement up to the node's horizon, every context that may go next
+(each context not yet placed, plus the switches back and forth with a foreign thread). Depth
+first, in (point, context) order, stopping at the first failure.
+
+The reduction. Place context c at point k of a node's run, and call its *window* everything
+that runs from its firing until the context it preempted runs again. Placing c at k + 1
+instead only moves the preempted context's instruction at k (and whatever untraced code runs
+before point k + 1) from after the window to before it. If that instruction touches nothing
+the window touches (no write of something the other reads or writes), the two orders give
+the same state, so the same run from there on: c at k + 1 is c at k again. The engine records
+the window's footprint and then scans the preempted context's next points until the first
+that conflicts, m (`Outcome.scans`): c at k + 1 ... c at m are all the same run, and the
+search goes on at m + 1. Deeper placements (a second handler nested inside c's window, one
+after it) are covered too: the subtree of c at j is the subtree of c at k with the same
+instructions moved across, so m is the least over every run in c's subtree, each scanning
+until its own next placement (a scan cut short by a later placement constrains nothing: the
+schedules it stands for are not in the pruned subtrees). The argument is the classic one for
+persistent/sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent
+Systems", LNCS 1032, 1996), here with the scan measured in the run itself so object
+identities are comparable.
+
+`explore_range` runs the top level over a range of first placements only; the results of the
+ranges merge into exactly the serial search (`merge`): the chain of representatives in a
+range that starts inside a class re-joins the serial chain after one extra run, since a
+placement inside a class has the class's own m.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from irqio.check.engine import UNCONSTRAINED, Engine
+from irqio.check.outcome import TASK, Outcome
+
+INF = 1 << 62
+
+# progress(first placements done, first placements in all, schedules run)
+Progress = Callable[[int, int, int], None]
+
+
+@dataclass
+class Found:
+    """A failing run and the placements that made it."""
+
+    outcome: Outcome
+    placements: list[tuple[int, str]]
+
+
+@dataclass
+class Rep:
+    """One first placement the search ran (with its whole subtree)."""
+
+    point: int
+    name: str
+    runs: int  # schedules run in its subtree, itself included (up to the failure, if any)
+    pruned: int  # schedules its subtree pruned (estimated: see `Search.pruned`)
+    limit: int  # the last point equivalent to it (its class ends here)
+    found: Found | None = None
+
+
+@dataclass
+class Root:
+    outcome: Outcome
+    names: list[str]
+    threads: set[str]
+    horizon: int
+
+
+@dataclass
+class Search:
+    """The result of an exhaustive search."""
+
+    runs: int = 0  # schedules run
+    # Schedules not run because an equivalent one was: each pruned placement counts the
+    # schedules of the subtree of the one it is equivalent to (an estimate for deeper levels).
+    pruned: int = 0
+    found: Found | None = None
+    root: Root | None = None
+    reps: list[Rep] = field(default_factory=list)
+
+
+def root_run(engine: Engine, bound: int) -> Root:
+    out = engine.run([], leaf=bound == 0, to_end=True)
+    return Root(out, out.context_names, set(out.threads), out.horizon)
+
+
+def free_contexts(prefix: list[tuple[int, str]], names: list[str], threads: set[str]) -> list[str]:
+    """The contexts the next placement after `prefix` may be: each not yet placed, plus the
+    switches back and forth between task context and a foreign thread."""
+    placed = {name for _, name in prefix}
+    free = [n for n in names if n not in placed]
+    if running_thread(prefix, threads) is not None:
+        free.append(TASK)  # the thread may be preempted back by task context
+    else:
+        # A thread that task context took the CPU back from is paused, not finished (the
+        # take-back was placed before its end): it may resume at any later point.
+        free += [n for n in threads if n in placed]
+    return free
+
+
+def running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | None:
+    """The foreign thread holding the CPU after `prefix`, or None when task context has it.
+    A thread placed last still runs: deeper placements stop at its end (see `next_horizon`)."""
+    running = None
+    for _, name in prefix:
+        if name in threads:
+            running = name
+        elif name == TASK:
+            running = None
+    return running
+
+
+def is_leaf(
+    placements: list[tuple[int, str]], free: list[str], name: str, threads: set[str], bound: int
+) -> bool:
+    """No placement can follow: the bound is reached or no context is left to place."""
+    # After a thread or a take-back the other side can always switch again.
+    more = len(free) - 1 + (name in threads or name == TASK)
+    return len(placements) >= bound or more <= 0
+
+
+def next_horizon(out: Outcome, name: str, threads: set[str]) -> int:
+    """Where the next placement must land before, given the run that placed `name` last."""
+    # Task context can take the CPU back only while the thread still runs.
+    end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
+    return min(end, out.horizon)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _limit(scan: int | None, point: int) -> int:
+    """The last point equivalent to a placement at `point`, by one run's scan."""
+    if scan == UNCONSTRAINED:
+        return INF  # cut short by a later placement: this run constrains nothing
+    if scan is None:
+        return point  # not measured (the run stopped counting first): prune nothing
+    return scan
+
+
+class _Walker:
+    def __init__(
+        self, engine: Engine, root: Root, bound: int, reduce: bool, progress: Progress | None
+    ) -> None:
+        self.engine = engine
+        self.root = root
+        self.bound = bound
+        self.reduce = reduce
+        self.progress = progress
+        self.runs = 0
+        self.pruned = 0
+        self.found: Found | None = None
+
+    def child(self, prefix: list[tuple[int, str]], point: int, name: str, free: list[str]
+              ) -> tuple[list[int], int]:  # fmt: skip
+        """Run the child (point, name) of `prefix` and its subtree. Returns the least scan
+        per depth over the subtree (INF: unconstrained) and the subtree's run count."""
+        placements = [*prefix, (point, name)]
+        threads = self.root.threads
+        leaf = is_leaf(placements, free, name, threads, self.bound)
+        out = self.engine.run(placements, leaf, reduce=self.reduce)
+        self.runs += 1
+        if out.failure is not None:
+            self.found = Found(out, placements)
+            raise _Stop
+        limits = [_limit(m, placements[d][0]) for d, m in enumerate(out.scans)]
+        size = 1
+        if not leaf:
+            below, sub = self.visit(placements, next_horizon(out, name, threads))
+            size += sub
+            limits = [min(a, b) for a, b in zip(limits, below, strict=False)]
+        return limits, size
+
+    def visit(self, prefix: list[tuple[int, str]], horizon: int) -> tuple[list[int], int]:
+        """Every child of `prefix` (and their subtrees). Returns the least scan per depth
+        of `prefix` over all runs below, and how many runs that was."""
+        d = len(prefix)
+        acc = [INF] * d
+        free = free_contexts(prefix, self.root.names, self.root.threads)
+        start = prefix[-1][0] + 1 if prefix else 0
+        limit = dict.fromkeys(free, -1)
+        size_of = dict.fromkeys(free, 0)
+        total = 0
+        for point in range(start, horizon):
+            for name in free:
+                if point <= limit[name]:
+                    self.pruned += size_of[name]
+                    continue
+                limits, size = self.child(prefix, point, name, free)
+                total += size
+                limit[name] = limits[d] if self.reduce else point
+                size_of[name] = size
+                acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
+        return acc, total
+
+
+def explore_range(
+    engine: Engine,
+    root: Root,
+    bound: int,
+    first: range,
+    *,
+    reduce: bool = True,
+    progress: Progress | None = None,
+) -> Search:
+    """The search restricted to first placements in `first` (a chain starting at its start).
+    Records every first placement it ran (`Search.reps`)."""
+    result = Search(root=root)
+    walker = _Walker(engine, root, bound, reduce, None)
+    names = free_contexts([], root.names, root.threads)
+    limit = dict.fromkeys(names, -1)
+    size_of = dict.fromkeys(names, 0)
+    stop = min(first.stop, root.horizon)
+    total = max(0, stop - first.start) * len(names)
+    done = 0
+    try:
+        for point in range(first.start, stop):
+            for name in names:
+                done += 1
+                if point <= limit[name]:
+                    walker.pruned += size_of[name]
+                    continue
+                runs_before, pruned_before = walker.runs, walker.pruned
+                try:
+                    limits, size = walker.child([], point, name, names)
+                except _Stop:
+                    result.reps.append(
+                        Rep(point, name, walker.runs - runs_before,
+                            walker.pruned - pruned_before, -1, walker.found)
+                    )  # fmt: skip
+                    raise
+                limit[name] = limits[0] if reduce else point
+                size_of[name] = size
+                result.reps.append(
+                    Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
+                        limit[name])
+                )  # fmt: skip
+                if progress is not None:
+                    progress(done, total, walker.runs)
+    except _Stop:
+        pass
+    result.runs = walker.runs
+    result.pruned = walker.pruned
+    result.found = walker.found
+    if progress is not None:
+        progress(total if result.found is None else done, total, walker.runs)
+    return result
+
+
+def exhaustive(
+    engine: Engine, bound: int, *, reduce: bool = True, progress: Progress | None = None
+) -> Search:
+    """Every schedule up to `bound` placements (the serial search)."""
+    root = root_run(engine, bound)
+    if root.outcome.failure is not None or bound == 0:
+        return Search(runs=1, found=Found(root.outcome, []) if root.outcome.failure else None,
+                      root=root)  # fmt: skip
+    result = explore_range(engine, root, bound, range(0, root.horizon), reduce=reduce,
+                           progress=progress)  # fmt: skip
+    result.runs += 1  # the root run
+    return result
+
+
+def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep]) -> Search:
+    """The serial search, from searches of consecutive ranges of first placements.
+
+    Walks the serial order of first placements: a placement inside the class of the last
+    representative is pruned; any other is a representative, found in the records of the
+    range that holds it (`run_missing` runs it if no range did, which the argument in the
+    module docstring says does not happen)."""
+    reps: dict[tuple[int, str], Rep] = {}
+    for part in parts:
+        for rep in part.reps:
+            reps[(rep.point, rep.name)] = rep
+    names = free_contexts([], root.names, root.threads)
+    limit = dict.fromkeys(names, -1)
+    size_of = dict.fromkeys(names, 0)
+    result = Search(runs=1, root=root)  # the root run
+    for point in range(root.horizon):
+        for name in names:
+            if point <= limit[name]:
+                result.pruned += size_of[name]
+                continue
+            rep = reps.get((point, name)) or run_missing(point, name)
+            result.runs += rep.runs
+            result.pruned += rep.pruned
+            result.reps.append(rep)
+            if rep.found is not None:
+                result.found = rep.found
+                return result
+            limit[name] = rep.limit
+            size_of[name] = rep.runs
+    return result
