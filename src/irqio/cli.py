@@ -14,7 +14,7 @@ import sys
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("irqio.demo", "live scenarios on this machine: every part of irqio, with tables"),
-    "check": ("irqio.check.command", "explore handler preemptions in the scenarios of a file"),
+    "check": ("irqio.check.command", "explore handler preemptions in the scenarios of files"),
     "sim": ("irqio.timing.sim_command", "simulate a microcontroller system under each policy"),
     "analyze": ("irqio.timing.analyze_command", "response-time bounds per line and policy"),
     "bench": ("irqio.bench", "benchmarks side by side with peer libraries"),
@@ -22,7 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from irqio import __version__
+
     parser = argparse.ArgumentParser(prog="irqio", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"irqio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

@@ -1,4 +1,10 @@
-"""Collect the scenarios in a file, as pytest collects tests."""
+"""Collect the scenarios in files and directories, as pytest collects tests.
+
+Collecting a file imports it (runs it, as `import` does) and takes every `@scenario` at its top
+level, in file order. A directory is searched recursively for `.py` files that mention
+`scenario` (hidden folders, `__pycache__`, virtual environments, `conftest.py` and
+`__init__.py` are skipped); files there that define none are passed over.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,61 @@ import sys
 
 from irqio.check.scenario import Scenario
 
+_SKIP_DIRS = {"__pycache__", "node_modules", "build", "dist", "venv", "site-packages"}
+_SKIP_FILES = {"conftest.py", "__init__.py", "setup.py", "__main__.py"}
+
 
 class CollectError(Exception):
-    """The file cannot be loaded or holds no scenario; the message says which."""
+    """The path cannot be loaded or holds no scenario; the message says which."""
 
 
-def collect(path: str) -> list[Scenario]:
+def collect_paths(paths: list[str]) -> list[Scenario]:
+    """The scenarios of every file and directory in `paths`, in order."""
+    found: list[Scenario] = []
+    for path in paths:
+        if os.path.isdir(path):
+            files = _python_files(path)
+            before = len(found)
+            for file in files:
+                found += collect(file, required=False)
+            if len(found) == before:
+                raise CollectError(
+                    f"{path}: no scenarios in any .py file under it (functions decorated with "
+                    "@irqio.check.scenario)"
+                )
+        else:
+            found += collect(path)
+    return found
+
+
+def _python_files(folder: str) -> list[str]:
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in _SKIP_DIRS and not d.endswith(".egg-info")
+        )
+        for name in sorted(files):
+            if not name.endswith(".py") or name in _SKIP_FILES:
+                continue
+            path = os.path.join(root, name)
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    if "scenario" not in f.read():
+                        continue
+            except OSError:
+                continue
+            out.append(path)
+    return out
+
+
+def collect(path: str, required: bool = True) -> list[Scenario]:
     """Import `path` and return its scenarios (one per declared port), in file order."""
+    if not os.path.exists(path):
+        raise CollectError(f"{path}: no such file or directory")
     if not os.path.isfile(path):
-        raise CollectError(f"{path}: no such file")
+        raise CollectError(f"{path}: not a file")
     if not path.endswith(".py"):
         raise CollectError(f"{path}: not a Python file")
     full = os.path.abspath(path)
@@ -43,6 +95,6 @@ def collect(path: str) -> list[Scenario]:
             seen.add(id(value))
             found.extend(value.variants())
     found.sort(key=lambda sc: sc.build.__code__.co_firstlineno)
-    if not found:
+    if not found and required:
         raise CollectError(f"{path}: no scenarios (functions decorated with @irqio.check.scenario)")
     return found
