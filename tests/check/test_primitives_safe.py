@@ -29,7 +29,8 @@ def _cases(scenarios: list[Scenario]) -> list[Scenario]:
 @pytest.mark.parametrize("sc", _cases(ONE), ids=lambda sc: sc.name)
 def test_one_preemption_exhaustive(sc: Scenario) -> None:
     result = assert_safe(sc, preemptions=1)
-    assert result.schedules_run > result.points > 100  # every point was tried
+    # every point was tried, or pruned as equivalent to one that was
+    assert result.schedules_run + result.pruned > result.points > 100
 
 
 def _doorbell_only(sc: Scenario) -> Scenario:
@@ -42,7 +43,7 @@ def _doorbell_only(sc: Scenario) -> Scenario:
 @pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
 def test_two_preemptions_exhaustive_in_the_doorbell(sc: Scenario) -> None:
     result = assert_safe(_doorbell_only(sc), preemptions=2)
-    assert result.schedules_run > result.points
+    assert result.schedules_run + result.pruned > result.points
 
 
 @pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
@@ -70,14 +71,15 @@ def test_two_preemptions_exhaustive_in_primitives_and_doorbell(sc: Scenario) -> 
     # The two cheapest two-handler scenarios, every pair of points over all of irqio.primitives
     # and irqio.doorbell (a few seconds each); the rest run exhaustively in `irqio check`.
     result = assert_safe(sc, preemptions=2)
-    assert result.schedules_run > result.points
+    assert result.schedules_run + result.pruned > result.points
 
 
 @pytest.mark.parametrize("sc", p.queue_foreign_producer.variants(), ids=lambda sc: sc.name)
 def test_queue_with_a_foreign_producer_thread_two_switches(sc: Scenario) -> None:
     result = assert_safe(sc)
     assert result.preemptions == 2
-    assert result.schedules_run > result.points > 50  # every pair of switch points was tried
+    # every pair of switch points was tried, or pruned as equivalent to one that was
+    assert result.schedules_run + result.pruned > result.points > 20
 
 
 @pytest.mark.parametrize("sc", p.queue_foreign_producer.variants(), ids=lambda sc: sc.name)
