@@ -180,6 +180,7 @@ class Engine:
         # run has spun, so later runs see their spins too; replays always do.
         self.trace_to_end = False
         self._running = False
+        self._watching = False
         self._deadline = 0.0
         self._cpu_thread = threading.get_ident()
         _Watchdog.watch(self)
@@ -250,7 +251,9 @@ class Engine:
         self._in_engine = False
         self._spins = 0
         self._kicked: list[Any] = []
-        self._firing: str | None = None
+        self._reaping = False
+        self._task_ended = False
+        self._pending_pends: list[str] = []  # lines whose pend() is running, innermost last
         self._ran_now: set[str] = set()
         self._spin_text: str | None = None
         self.recorder.keep = []
@@ -298,6 +301,7 @@ class Engine:
         else:
             self.tracer.start(first, self._on_point)
         self._running = True
+        self._watching = True  # the watchdog's concern: from here to the last firing
         if explain and not self._stopped:
             self._recording = True
             self.tracer.record(True)
@@ -326,17 +330,27 @@ class Engine:
             if not self._stopped and self._horizon is None:
                 self._horizon = self.tracer.count()
             self._end_scans()
-            if not self._stopped:
+            if not self._stopped and not self._to_end:
                 self._stop()
         out.points = self.tracer.count()
         self._running = False
+        self._task_ended = True
         out.horizon = self._horizon if self._horizon is not None else 0
-        # Contexts still unfired fire now (the run ended without going idle).
+        # Contexts still unfired fire now (the run ended without going idle); a thread paused
+        # by a spin step resumes again until it ends (or spins for good: a livelock).
         try:
-            for ctx in self._unfired():
-                self._fire(ctx, None, None, 0)
-        except (_Abandon, _Livelock):
+            unfired = self._unfired()
+            while unfired and self._out.failure is None:
+                self._fire(unfired[0], None, None, 0, when="ended")
+                unfired = self._unfired()
+        except _Abandon:
             pass
+        except _Livelock:
+            self._fail("livelock", self._livelock_text())
+        if not self._stopped:
+            self._stop()
+        self._watching = False
+        self._reap_threads()
         self._check(end=True)
         for kernel in setup.kernels:
             for task, task_error in kernel.errors:
@@ -443,14 +457,15 @@ class Engine:
         code: CodeType | None,
         offset: int,
         depth: int | None = None,
+        when: str = "went idle",
     ) -> None:
         stack = self._stacks[self._active]
         self._fired.add(ctx.name)
         top = stack[-1]
-        inside = "task context" if top == TASK else f"{self._contexts[top].kind} {top}"
+        inside = "task context" if top == TASK else f"{_kind(self._contexts[top])} {top}"
         resumed = ctx.name in self._threads
-        kind = "handler" if ctx.kind == "line" else ctx.kind
-        fired = Preemption(ctx.name, point, code, offset, inside, kind, resumed)
+        kind = _kind(ctx)
+        fired = Preemption(ctx.name, point, code, offset, inside, kind, resumed, when=when)
         self._out.fired.append(fired)
         window = self._open(depth, point) if depth is not None and point is not None else None
         try:
@@ -459,7 +474,7 @@ class Engine:
                     self._switch(ctx.name)
                 return
             stack.append(ctx.name)
-            outer, self._firing = self._firing, ctx.name
+            self._pending_pends.append(ctx.name)
             try:
                 self._call(ctx.line.pend if ctx.line is not None else ctx.fn)
             except (_Abandon, _Livelock, KeyboardInterrupt):
@@ -468,7 +483,7 @@ class Engine:
                 self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
             finally:
                 stack.pop()
-                self._firing = outer
+                self._pending_pends.pop()
             if ctx.line is not None and ctx.name not in self._ran_now:
                 fired.note = "stayed pending: " + _masked(ctx.line)
         finally:
@@ -512,8 +527,8 @@ class Engine:
 
     def _line_ran(self, name: str) -> None:
         """A line's handler starts (called by the wrapper Setup puts around it)."""
-        if name == self._firing:
-            self._ran_now.add(name)
+        if name in self._pending_pends:
+            self._ran_now.add(name)  # it ran before its own pend() returned
             return
         point = self.tracer.count() if not self._stopped else None
         code, offset = _user_frame()
@@ -625,9 +640,12 @@ class Engine:
         self._cpu_thread = self._thread_ids.get(to, self._cpu_thread)
         self._spin_at = self.tracer.count() + self.spin_points if not self._stopped else -1
         self._batons[to].release()
-        if not self._batons[me].acquire(timeout=_BATON_TIMEOUT):
-            self._fail("hang", f"{to} did not give the CPU back within {_BATON_TIMEOUT} s")
+        timeout = self.run_seconds + _BATON_TIMEOUT  # the watchdog speaks first
+        if not self._batons[me].acquire(timeout=timeout):
+            self._fail("hang", f"{to} did not give the CPU back within {timeout:g} s")
             raise _Abandon
+        if self._reaping:
+            raise _Abandon  # the run is over: this paused thread unwinds and ends
         self._active = me
         self._cpu_thread = self._thread_ids.get(me, threading.get_ident())
         if not self._stopped:
@@ -635,6 +653,18 @@ class Engine:
             self.tracer.set_next(self._next_wanted())
         if me == TASK and self._kicked:
             self._dispatch_kicked()
+
+    def _reap_threads(self) -> None:
+        """End the threads of this run that never finished (paused by a take-back or a spin
+        step the run did not come back to), so none wakes up during a later run."""
+        self._reaping = True
+        try:
+            for name, thread in self._threads.items():
+                if name not in self._finished and thread.is_alive():
+                    self._batons[name].release()
+                    thread.join(timeout=1.0)
+        finally:
+            self._reaping = False
 
     def _dispatch_kicked(self) -> None:
         """A foreign thread pended a line: the controller's thread dispatches it at its next
@@ -651,6 +681,8 @@ class Engine:
         def main() -> None:
             self._thread_ids[ctx.name] = threading.get_ident()
             baton.acquire()
+            if self._reaping:
+                return
             self._cpu_thread = threading.get_ident()
             try:
                 if not self._stopped:
@@ -687,15 +719,23 @@ class Engine:
         stack = self._stacks[who]
         if self._spins > MAX_SPINS or len(stack) > 1:
             self._spin_text = (
-                f"handler {stack[-1]} spun {self.spin_points} points without returning"
+                f"handler {stack[-1]} spun {self.spin_points} points without returning "
+                "(interrupt context cannot wait for the code it interrupted)"
                 if len(stack) > 1
                 else None
             )
             raise _Livelock
         if who != TASK:
+            if self._task_ended and not [c for c in self._unfired() if c.name != who]:
+                self._spin_text = (
+                    f"thread {who} spun {self.spin_points} points after task context ended, "
+                    "and nothing is left that could end its wait"
+                )
+                raise _Livelock
             self._out.fired.append(
                 Preemption(
-                    f"thread {who} spun {self.spin_points} points",
+                    f"thread {who} spun {self.spin_points} points at "
+                    f"{short_path(code.co_filename)}:{_line(code, offset)}",
                     point,
                     code,
                     offset,
@@ -710,26 +750,16 @@ class Engine:
         if not unfired:
             raise _Livelock
         ctx = unfired[0]
-        self._out.fired.append(
-            Preemption(
-                f"task context spun {self.spin_points} points",
-                point,
-                code,
-                offset,
-                "",
-                "spin",
-                note=f"{ctx.kind} {ctx.name} ran meanwhile; not a placement",
-            )
-        )
         self._spin_at = self.tracer.count() + self.spin_points
         self.tracer.set_next(self._next_wanted())
-        self._fire(ctx, None, None, 0)
+        where = f"{short_path(code.co_filename)}:{_line(code, offset)}"
+        self._fire(ctx, None, None, 0, when=f"spun {self.spin_points} points at {where}")
         self._spin_at = self.tracer.count() + self.spin_points
         self.tracer.set_next(self._next_wanted())
 
     def _livelock_text(self) -> str:
         if self._spin_text:
-            return "livelock: " + self._spin_text + " (interrupt context cannot wait)"
+            return "livelock: " + self._spin_text
         if self._spins > MAX_SPINS:
             return (
                 f"livelock: contexts kept spinning ({MAX_SPINS} times {self.spin_points} "
@@ -748,7 +778,7 @@ class Engine:
 
     def _watchdog_fire(self) -> None:
         """Called by the watchdog thread: stop a run that reaches no point."""
-        if self._running and time.monotonic() > self._deadline:
+        if self._watching and time.monotonic() > self._deadline:
             self._deadline = time.monotonic() + self.run_seconds
             _inject(self._cpu_thread, _Livelock)
 
@@ -857,6 +887,17 @@ class Engine:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _line(code: CodeType, offset: int) -> int:
+    for start, end, line in code.co_lines():
+        if start <= offset < end and line is not None:
+            return line
+    return code.co_firstlineno
+
+
+def _kind(ctx: Context) -> str:
+    return "handler" if ctx.kind == "line" else ctx.kind
+
+
 def _masked(line: Any) -> str:
     ctl = line._ctl
     holder = getattr(ctl, "_holder", None)
@@ -869,8 +910,11 @@ def _masked(line: Any) -> str:
 
 def _why_now(setup: Setup) -> str:
     for ctl in setup.controllers:
-        if ctl.running_priority or ctl.ceiling:
-            return f"running priority {ctl.running_priority}, ceiling {ctl.ceiling}"
+        current = ctl.current_line
+        if current is not None:
+            return (
+                f"pended earlier; dispatched once what masked it let go (ceiling now {ctl.ceiling})"
+            )
     return "pended earlier, masked until now"
 
 

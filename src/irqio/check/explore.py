@@ -92,8 +92,18 @@ class Result:
         if self.strategy:
             lines.append(f"  found by: {self.strategy}")
         lines.append("  schedule:")
+        previous, repeats = "", 0
         for p in self.schedule:
-            lines.append("    " + p.describe().replace("\n", "\n    "))
+            text = "    " + p.describe().replace("\n", "\n    ")
+            if text == previous:
+                repeats += 1
+                continue
+            if repeats:
+                lines.append(f"    (the line above {repeats} more times)")
+            lines.append(text)
+            previous, repeats = text, 0
+        if repeats:
+            lines.append(f"    (the line above {repeats} more times)")
         if self.conflict is not None:
             lines += ["  " + line for line in self.conflict.lines()]
         lines.append(f"  replay: {self.replay}")
@@ -226,8 +236,9 @@ def explore(
         gc_was_enabled = gc.isenabled()
         t0 = time.perf_counter()
         try:
-            # One untraced run first: imports and other first-time work must not shift points.
-            engine.run([], leaf=True)
+            # One run first: imports and other first-time work must not shift points. (Counted
+            # to the end, like every run that could spin: see the engine's spin handling.)
+            engine.run([], leaf=True, to_end=True)
             engine.runs = 0
             gc.disable()  # collection runs finalizers at arbitrary points: keep runs the same
             t0 = time.perf_counter()

@@ -194,6 +194,7 @@ def static_attr(obj: Any, name: str) -> Any:
 
 _VIEWS = {"items", "keys", "values"}
 _ITER_OF_ARG0 = {iter, reversed, enumerate}
+_COPIES = {range, list, tuple, dict, set, frozenset, sorted}
 _ITERATORS = {
     "list_iterator", "list_reverseiterator", "tuple_iterator", "_deque_iterator",
     "_deque_reverse_iterator", "str_ascii_iterator", "bytes_iterator", "range_iterator",
@@ -226,6 +227,8 @@ def evaluate(src: Src, frame: types.FrameType) -> Any:
         callee = evaluate(fn, frame)
         if callee in _ITER_OF_ARG0:
             return evaluate(src[2], frame)
+        if callee in _COPIES:
+            return _FRESH  # a new object (the copy's read was recorded at the call)
         if isinstance(callee, (types.FunctionType, types.MethodType)):
             return _RESULT  # what a Python function returned
         return _MISSING

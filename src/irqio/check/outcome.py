@@ -31,6 +31,7 @@ class Preemption:
         kind: str = "handler",
         resumed: bool = False,
         note: str = "",
+        when: str = "went idle",
     ) -> None:
         self.context = context
         self.kind = kind
@@ -40,6 +41,7 @@ class Preemption:
         self.offset = offset
         self.inside = inside  # what it preempted, in words: "task context", "handler isr", ...
         self.note = note  # e.g. "stayed pending: running priority 2, ceiling 3 (fifo)"
+        self.when = when  # unplaced: when task context "went idle", "ended", "spun N points"
 
     @property
     def placed(self) -> bool:
@@ -93,15 +95,16 @@ class Preemption:
     def describe(self) -> str:
         note = f" ({self.note})" if self.note else ""
         if self.kind == "ran":
-            where = f" at point {self.point}, {self.where}" if self.code is not None else ""
+            where = ""
+            if self.code is not None:
+                at = f"point {self.point}, " if self.point is not None else ""
+                where = f" at {at}{self.where} in {self.function}()"
             return f"handler {self.context} ran{where}{note}"
         if self.kind == "spin":
             return f"{self.context}{note}"
         if self.code is None:
             verb = "resumed" if self.resumed else "ran" if self.kind == "thread" else "fired"
-            return (
-                f"{self.kind} {self.context} {verb} when task context went idle (not placed){note}"
-            )
+            return f"{self.kind} {self.context} {verb} when task context {self.when} (not placed){note}"
         who = "task context" if self.kind == TASK else f"{self.kind} {self.context}"
         if self.resumed:
             who += " (resumed)"

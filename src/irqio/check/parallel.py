@@ -57,7 +57,7 @@ def _engine(spec: Spec, bound: int, record_untraced: bool) -> tuple[Engine, sear
     found = _workers.get(key)
     if found is None:
         engine = Engine(find_scenario(*spec), record_untraced=record_untraced)
-        engine.run([], leaf=True)  # warm-up: first-time imports must not shift points
+        engine.run([], leaf=True, to_end=True)  # warm-up: imports must not shift points
         found = _workers[key] = (engine, search.root_run(engine, bound))
     return found
 
@@ -213,7 +213,7 @@ def explore_parallel(
         result.backend = engine.tracer.backend
         gc_was = gc.isenabled()
         try:
-            engine.run([], leaf=True)
+            engine.run([], leaf=True, to_end=True)
             gc.disable()
             root = search.root_run(engine, bound)
             result.points = root.horizon
