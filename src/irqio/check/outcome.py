@@ -104,7 +104,8 @@ class Preemption:
             return f"{self.context}{note}"
         if self.code is None:
             verb = "resumed" if self.resumed else "ran" if self.kind == "thread" else "fired"
-            return f"{self.kind} {self.context} {verb} when task context {self.when} (not placed){note}"
+            when = f"when task context {self.when}"
+            return f"{self.kind} {self.context} {verb} {when} (not placed){note}"
         who = "task context" if self.kind == TASK else f"{self.kind} {self.context}"
         if self.resumed:
             who += " (resumed)"
