@@ -246,14 +246,18 @@ def _print_interrupted(
     err: Console, done: list[Result], partial: Result | None, current: Scenario | None, total: int
 ) -> None:
     covered = ", ".join(f"{r.scenario} {r.verdict}" for r in done) or "none"
-    err.print(f"irqio check: interrupted; {len(done)} of {total} scenario(s) finished ({covered})")
+    err.print(
+        escape(f"irqio check: interrupted; {len(done)} of {total} scenario(s) finished ({covered})")
+    )
     if partial is not None:
         err.print(
-            f"  {partial.scenario}: stopped after {partial.schedules_run} schedules "
-            f"(+{partial.pruned} pruned) in {partial.elapsed:.2f} s; no verdict for it"
+            escape(
+                f"  {partial.scenario}: stopped after {partial.schedules_run} schedules "
+                f"(+{partial.pruned} pruned) in {partial.elapsed:.2f} s; no verdict for it"
+            )
         )
     elif current is not None:
-        err.print(f"  {current.name}: stopped; no verdict for it")
+        err.print(escape(f"  {current.name}: stopped; no verdict for it"))
 
 
 def _json(results: list[Result], interrupted: Result | None) -> dict[str, Any]:

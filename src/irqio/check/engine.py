@@ -60,6 +60,7 @@ SELF = "@scenario"  # in a scenario's `modules`: the file that defines the scena
 UNCONSTRAINED = -1
 _BATON_TIMEOUT = 10.0
 RUN_SECONDS = 10.0  # a run that reaches no point for this long is stopped (livelock)
+UNTRACED_SECONDS = 0.5  # a run past its last point for this long is made again, counting
 MAX_SPINS = 50  # spin steps in one run before it is called a livelock
 
 
@@ -78,6 +79,11 @@ class _Abandon(BaseException):
 
 class _Livelock(BaseException):
     """Unwinds a run that spins for good (raised by the engine, or injected by the watchdog)."""
+
+
+class _Retrace(BaseException):
+    """Injected by the watchdog into a run that stopped counting and has not ended: it may
+    spin where nothing watches. The run is made again, counting to the end."""
 
 
 class _Window:
@@ -181,6 +187,7 @@ class Engine:
         self.trace_to_end = False
         self._running = False
         self._watching = False
+        self._watch_lock = threading.Lock()
         self._deadline = 0.0
         self._cpu_thread = threading.get_ident()
         _Watchdog.watch(self)
@@ -208,7 +215,17 @@ class Engine:
         with quiet_abandoned_coroutines():
             if self.runs % 200 == 0:
                 gc.collect()
-            return self._run(list(placements), leaf, reduce or explain, policy, to_end, explain)
+            try:
+                return self._run(list(placements), leaf, reduce or explain, policy, to_end,
+                                 explain)  # fmt: skip
+            except (_Retrace, _Livelock):
+                # Delivered after the run had dealt with its end (a watchdog race): the run
+                # is made again, counting to its end, where the engine sees every spin.
+                self._unwatch()
+                self._reap_threads()
+                self.trace_to_end = True
+                return self._run(list(placements), leaf, reduce or explain, policy, True,
+                                 explain)  # fmt: skip
 
     # -- one run ------------------------------------------------------------------------------
 
@@ -252,6 +269,8 @@ class Engine:
         self._spins = 0
         self._kicked: list[Any] = []
         self._reaping = False
+        self._retrace = False
+        self._untraced_since = 0.0
         self._task_ended = False
         self._pending_pends: list[str] = []  # lines whose pend() is running, innermost last
         self._ran_now: set[str] = set()
@@ -298,6 +317,7 @@ class Engine:
         first = self._next_wanted()
         if leaf and not placements and policy is None and not self._to_end:
             self._stopped = True
+            self._untraced_since = time.monotonic()
         else:
             self.tracer.start(first, self._on_point)
         self._running = True
@@ -315,6 +335,8 @@ class Engine:
             self._stranded = str(error)
         except _Abandon:
             pass
+        except _Retrace:
+            self._retrace = True
         except _Livelock:
             self._fail("livelock", self._livelock_text())
         except StepLimit as error:
@@ -347,10 +369,16 @@ class Engine:
             pass
         except _Livelock:
             self._fail("livelock", self._livelock_text())
+        except _Retrace:
+            self._retrace = True
         if not self._stopped:
             self._stop()
-        self._watching = False
+        self._unwatch()
         self._reap_threads()
+        if self._retrace and not self._to_end:
+            self._close_world(setup)
+            self.trace_to_end = True  # this scenario can spin where nothing counted: from now on
+            return self._run(placements, leaf, reduce, policy, True, explain)
         self._check(end=True)
         for kernel in setup.kernels:
             for task, task_error in kernel.errors:
@@ -389,6 +417,7 @@ class Engine:
         self._recording = False
         self.tracer.stop()
         self._stopped = True
+        self._untraced_since = time.monotonic()
 
     def _next_wanted(self) -> int:
         """The next point the engine must see: a placement, a policy's point, a spin check."""
@@ -477,7 +506,7 @@ class Engine:
             self._pending_pends.append(ctx.name)
             try:
                 self._call(ctx.line.pend if ctx.line is not None else ctx.fn)
-            except (_Abandon, _Livelock, KeyboardInterrupt):
+            except (_Abandon, _Livelock, _Retrace, KeyboardInterrupt):
                 raise
             except BaseException as error:
                 self._fail("exception", f"handler {ctx.name} raised {_name(error)}", _tb(error))
@@ -690,6 +719,8 @@ class Engine:
                 self._call(ctx.fn)
             except _Livelock:
                 self._fail("livelock", self._livelock_text())
+            except _Retrace:
+                self._retrace = True  # the task side ends the run and makes it again
             except _Abandon:
                 pass
             except BaseException as error:
@@ -777,10 +808,28 @@ class Engine:
         )
 
     def _watchdog_fire(self) -> None:
-        """Called by the watchdog thread: stop a run that reaches no point."""
-        if self._watching and time.monotonic() > self._deadline:
-            self._deadline = time.monotonic() + self.run_seconds
-            _inject(self._cpu_thread, _Livelock)
+        """Called by the watchdog thread: a run that stopped counting and goes on is made
+        again counting (it may spin); one that reaches no point at all is a livelock."""
+        with self._watch_lock:  # the run cannot end meanwhile (see `_unwatch`)
+            if not self._watching:
+                return
+            now = time.monotonic()
+            untraced = self._stopped and not self._to_end and not self._retrace
+            if untraced and self._untraced_since and now - self._untraced_since > UNTRACED_SECONDS:
+                self._untraced_since = 0.0
+                self._retrace = True
+                _inject(self._cpu_thread, _Retrace)  # made again, counting (see _Retrace)
+            elif now > self._deadline:
+                self._deadline = now + self.run_seconds
+                _inject(self._cpu_thread, _Livelock)
+
+    def _unwatch(self) -> None:
+        """The run is over: no injection from now on. One made just before is delivered at
+        the caller's next call or loop, still inside `Engine.run`, which makes the run again.
+        (It is not cleared with PyThreadState_SetAsyncExc(id, NULL): on 3.11 that leaves the
+        eval breaker set for good when nothing was pending.)"""
+        with self._watch_lock:
+            self._watching = False
 
     # -- the idle step ------------------------------------------------------------------------
 
@@ -934,6 +983,7 @@ def _user_frame() -> tuple[CodeType | None, int]:
 
 
 def _inject(thread_id: int, error: type[BaseException]) -> None:
+    """Raise `error` in another thread at its next call or loop iteration."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(error))
 
 

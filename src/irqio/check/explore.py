@@ -43,6 +43,7 @@ class Result:
         self.seed: int | None = None  # random, pct and portfolio modes
         self.strategy: str | None = None  # portfolio: the strategy that found the failure
         self.pct_depth: int | None = None
+        self.pct_steps: int | None = None  # PCT's k: the points of a run with nothing placed
         self.pct_bound: float | None = None  # PCT: chance per run of a depth-d bug, at least
         self.jobs = 1
         self.backend = ""
@@ -78,8 +79,11 @@ class Result:
         if self.seed is not None:
             text += f", seed {self.seed}"
         if self.pct_bound is not None:
-            text += f"; PCT depth {self.pct_depth}: each run finds a depth-{self.pct_depth} "
-            text += f"bug with probability >= {self.pct_bound:.3g}"
+            text += (
+                f"; PCT depth {self.pct_depth}, {len(self.contexts) + 1} contexts, "
+                f"{self.pct_steps} steps: each run finds a depth-{self.pct_depth} bug with "
+                f"probability >= {self.pct_bound:.3g}"
+            )
         return text
 
     def report(self) -> str:
@@ -130,6 +134,7 @@ class Result:
             "jobs": self.jobs,
             "pct_depth": self.pct_depth,
             "pct_bound": self.pct_bound,
+            "pct_steps": self.pct_steps,
             "strategy": self.strategy,
             "failure": None
             if self.failure is None
@@ -230,7 +235,7 @@ def explore(
 
         return explore_parallel(scenario, result, bound, runs or 1000, jobs, ray, progress,
                                 reduce, shrink_failures)  # fmt: skip
-    with virtual_controller_clock():
+    with virtual_controller_clock(), quiet_abandoned_coroutines():
         engine = Engine(scenario, record_untraced=reduce and mode in ("exhaustive", "portfolio"))
         result.backend = engine.tracer.backend
         gc_was_enabled = gc.isenabled()
@@ -303,8 +308,8 @@ def _search(
         return walked.found
     if mode == "pct":
         assert result.pct_depth is not None
-        result.pct_bound = walks.pct_bound(len(root.names) + 1, root.outcome.points,
-                                           result.pct_depth)  # fmt: skip
+        result.pct_steps = root.outcome.points
+        result.pct_bound = walks.pct_bound(len(root.names) + 1, result.pct_steps, result.pct_depth)
         ran = walks.pct_runs(engine, root, result.pct_depth, result.seed, runs, _runs(progress))
         return ran.found
     return _portfolio(engine, result, root, bound, runs, progress, reduce)

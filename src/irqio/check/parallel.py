@@ -331,8 +331,8 @@ def _sampled(
     if mode == "pct":
         assert result.pct_depth is not None
         base["depth"] = result.pct_depth
-        result.pct_bound = walks.pct_bound(len(root.names) + 1, root.outcome.points,
-                                           result.pct_depth)  # fmt: skip
+        result.pct_steps = root.outcome.points
+        result.pct_bound = walks.pct_bound(len(root.names) + 1, result.pct_steps, result.pct_depth)
     chunk = max(1, min(WALKS_PER_CHUNK, runs // max(1, jobs * CHUNKS_PER_JOB) or 1))
     answers: dict[int, dict[str, Any]] = {}
     handles: dict[Any, int] = {}

@@ -76,7 +76,8 @@ class Search:
 
     runs: int = 0  # schedules run
     # Schedules not run because an equivalent one was: each pruned placement counts the
-    # schedules of the subtree of the one it is equivalent to (an estimate for deeper levels).
+    # schedules (run or pruned) of the subtree of the one it is equivalent to, so `runs +
+    # pruned` estimates the schedules of the search without reduction (exact at one level).
     pruned: int = 0
     found: Found | None = None
     root: Root | None = None
@@ -159,7 +160,8 @@ class _Walker:
     def child(self, prefix: list[tuple[int, str]], point: int, name: str, free: list[str]
               ) -> tuple[list[int], int]:  # fmt: skip
         """Run the child (point, name) of `prefix` and its subtree. Returns the least scan
-        per depth over the subtree (INF: unconstrained) and the subtree's run count."""
+        per depth over the subtree (INF: unconstrained) and the subtree's size (its
+        schedules, run or pruned)."""
         placements = [*prefix, (point, name)]
         threads = self.root.threads
         leaf = is_leaf(placements, free, name, threads, self.bound)
@@ -171,14 +173,15 @@ class _Walker:
         limits = [_limit(m, placements[d][0]) for d, m in enumerate(out.scans)]
         size = 1
         if not leaf:
+            pruned_before = self.pruned
             below, sub = self.visit(placements, next_horizon(out, name, threads))
-            size += sub
+            size += sub + (self.pruned - pruned_before)
             limits = [min(a, b) for a, b in zip(limits, below, strict=False)]
         return limits, size
 
     def visit(self, prefix: list[tuple[int, str]], horizon: int) -> tuple[list[int], int]:
         """Every child of `prefix` (and their subtrees). Returns the least scan per depth
-        of `prefix` over all runs below, and how many runs that was."""
+        of `prefix` over all runs below, and how many schedules ran below (pruned apart)."""
         d = len(prefix)
         acc = [INF] * d
         free = free_contexts(prefix, self.root.names, self.root.threads)
@@ -191,8 +194,9 @@ class _Walker:
                 if point <= limit[name]:
                     self.pruned += size_of[name]
                     continue
+                runs_before = self.runs
                 limits, size = self.child(prefix, point, name, free)
-                total += size
+                total += self.runs - runs_before
                 limit[name] = limits[d] if self.reduce else point
                 size_of[name] = size
                 acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
@@ -294,5 +298,5 @@ def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep
                 result.found = rep.found
                 return result
             limit[name] = rep.limit
-            size_of[name] = rep.runs
+            size_of[name] = rep.runs + rep.pruned
     return result

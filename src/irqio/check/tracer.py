@@ -312,12 +312,18 @@ class Tracer:
             if not getattr(in_callback, "depth", 0):
                 return fn()
             # Inside a trace callback: re-enable tracing for the handler (see the docstring).
+            # `left` is set before the C call and the call is inside the try: an asynchronous
+            # exception (the engine's watchdog) can land right after a call instruction, and
+            # the two C calls must stay paired, or this thread would never trace again.
             tstate = get_tstate()
-            leave_tracing(tstate)
+            left = False
             try:
+                left = True
+                leave_tracing(tstate)
                 return fn()
             finally:
-                enter_tracing(tstate)
+                if left:
+                    enter_tracing(tstate)
 
         def stop() -> None:
             record(False)
