@@ -171,7 +171,7 @@ def _defines_code(path: str) -> bool:
 class Engine:
     """Runs one scenario under many schedules, reusing one tracer."""
 
-    def __init__(self, scenario: Scenario, record_untraced: bool = True) -> None:
+    def __init__(self, scenario: Scenario, record_untraced: bool = False) -> None:
         """`record_untraced`: the runs will record footprints (the partial-order reduction,
         explanations), so code outside the traced modules must be watched too."""
         self.scenario = scenario
@@ -185,6 +185,8 @@ class Engine:
         # Count points to the end of every run (not only to the last placement): set once a
         # run has spun, so later runs see their spins too; replays always do.
         self.trace_to_end = False
+        # Set by a caller that already silences abandoned coroutines around all its runs.
+        self.quiet = False
         self._running = False
         self._watching = False
         self._watch_lock = threading.Lock()
@@ -212,9 +214,17 @@ class Engine:
         placements while running (PCT); the ones made are in `Outcome.placed`. `explain`: log
         every access of the run (`Outcome.log`) and keep each placement's window."""
         self.runs += 1
-        with quiet_abandoned_coroutines():
-            if self.runs % 200 == 0:
-                gc.collect()
+        if self.runs % 200 == 0:
+            # The runs' garbage (cycles of tasks, coroutines, loops and their fds) is young,
+            # so collecting the young generations frees it without scanning every object of
+            # the process. Twice: what a weak-keyed registry kept (a loop's doorbell, and its
+            # eventfd) is freed only once its key died in the first pass, and must still be
+            # young then, or it would wait for a full collection (and leak fds meanwhile).
+            self._forget_world()
+            gc.collect(0)
+            gc.collect(1)
+        quiet = contextlib.nullcontext() if self.quiet else quiet_abandoned_coroutines()
+        with quiet:
             try:
                 return self._run(list(placements), leaf, reduce or explain, policy, to_end,
                                  explain)  # fmt: skip
@@ -396,6 +406,18 @@ class Engine:
             out.placed = list(self._placements)
         self._close_world(setup)
         return out
+
+    def _forget_world(self) -> None:
+        """Drop every reference this engine keeps to the last run's world."""
+        self._setup = None  # type: ignore[assignment]
+        self._contexts = {}
+        self._threads = {}
+        self._batons = {}
+        self._kicked = []
+        self._windows = []
+        self._scans = []
+        self.recorder.keep = []
+        self.recorder.flush_silently()
 
     def _close_world(self, setup: Setup) -> None:
         for loop in setup.loops:

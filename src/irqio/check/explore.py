@@ -237,6 +237,7 @@ def explore(
                                 reduce, shrink_failures)  # fmt: skip
     with virtual_controller_clock(), quiet_abandoned_coroutines():
         engine = Engine(scenario, record_untraced=reduce and mode in ("exhaustive", "portfolio"))
+        engine.quiet = True  # inside quiet_abandoned_coroutines() already
         result.backend = engine.tracer.backend
         gc_was_enabled = gc.isenabled()
         t0 = time.perf_counter()

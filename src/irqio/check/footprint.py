@@ -337,6 +337,10 @@ class Recorder:
         if op is not None:
             self.record(op, frame, code, offset)
 
+    def flush_silently(self) -> None:
+        """Forget a pending unknown call (between runs: nothing to record it in)."""
+        self._unknown = None
+
     def flush(self) -> None:
         """Decide a pending unknown call now (nothing else ran: treat it as opaque)."""
         unknown, self._unknown = self._unknown, None
