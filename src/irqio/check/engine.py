@@ -264,7 +264,8 @@ class Engine:
         self._horizon: int | None = None
         self._active = TASK  # which OS-thread context holds the CPU
         self._stacks: dict[str, list[str]] = {TASK: [TASK]}  # handler nesting, per context
-        self._batons: dict[str, threading.Semaphore] = {TASK: threading.Semaphore(0)}
+        # One semaphore per OS thread that holds the CPU in turn; made with the first thread.
+        self._batons: dict[str, threading.Semaphore] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._thread_ids: dict[str, int] = {TASK: threading.get_ident()}
         self._finished: set[str] = set()
@@ -384,7 +385,8 @@ class Engine:
         if not self._stopped:
             self._stop()
         self._unwatch()
-        self._reap_threads()
+        if self._threads:
+            self._reap_threads()
         if self._retrace and not self._to_end:
             self._close_world(setup)
             self.trace_to_end = True  # this scenario can spin where nothing counted: from now on
@@ -401,7 +403,8 @@ class Engine:
             self._fail("stranded", self._stranded)
         if self._deadlock is not None:
             self._fail("deadlock", f"deadlock: {self._deadlock}")
-        self._check_lines()
+        if setup.controllers:
+            self._check_lines()
         if policy is not None:
             out.placed = list(self._placements)
         self._close_world(setup)
@@ -726,6 +729,8 @@ class Engine:
                 self._call(ctl.dispatch)
 
     def _start_thread(self, ctx: Context) -> None:
+        if TASK not in self._batons:
+            self._batons[TASK] = threading.Semaphore(0)
         baton = self._batons[ctx.name] = threading.Semaphore(0)
         self._stacks[ctx.name] = [ctx.name]
 

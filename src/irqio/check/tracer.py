@@ -222,12 +222,15 @@ class Tracer:
         in_callback = threading.local()  # per OS thread: inside an on_point callback
         recorded_frames: list[FrameType] = []
 
-        def local(frame: FrameType, event: str, arg: Any) -> Any:
-            nonlocal n
-            if event == "opcode":
-                code = frame.f_code
-                offset = frame.f_lasti
-                op = points_of(code).get(offset)  # type: ignore[union-attr]
+        def local_for(points: dict[int, Op]) -> Callable[[FrameType, str, Any], Any]:
+            """The local trace function of one code object (its points bound: one lookup)."""
+            get = points.get
+
+            def local(frame: FrameType, event: str, arg: Any) -> Any:
+                nonlocal n
+                if event != "opcode":
+                    return local
+                op = get(frame.f_lasti)
                 if op is None:
                     return local
                 i = n
@@ -237,14 +240,19 @@ class Tracer:
                     depth = getattr(in_callback, "depth", 0)
                     in_callback.depth = depth + 1
                     try:
-                        on_point(i, code, offset)
+                        on_point(i, frame.f_code, frame.f_lasti)
                     finally:
                         in_callback.depth = depth
                 if recording:
                     recorder = tracer.recorder
                     if recorder is not None:
-                        recorder.record(op, frame, code, offset)
+                        recorder.record(op, frame, frame.f_code, frame.f_lasti)
+                return local
+
             return local
+
+        # code -> its local trace function, or False when the code is not traced
+        locals_of: dict[CodeType, Callable[[FrameType, str, Any], Any] | bool] = {}
 
         def record_local(frame: FrameType, event: str, arg: Any) -> Any:
             if event == "opcode" and recording:
@@ -258,7 +266,11 @@ class Tracer:
 
         def global_(frame: FrameType, event: str, arg: Any) -> Any:
             code = frame.f_code
-            if points_of(code) is not None:
+            local = locals_of.get(code)
+            if local is None:
+                points = points_of(code)
+                local = locals_of[code] = local_for(points) if points is not None else False
+            if local:
                 frame.f_trace_opcodes = True
                 frame.f_trace_lines = False
                 return local
