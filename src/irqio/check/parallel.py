@@ -82,28 +82,33 @@ def _slim_found(found: search.Found | None) -> Slim | None:
     return {"placements": found.placements, "kind": failure.kind, "text": failure.text}
 
 
+def _slim_rep(r: search.Rep) -> Slim:
+    return {"point": r.point, "name": r.name, "runs": r.runs, "pruned": r.pruned,
+            "limit": r.limit, "above": r.above, "found": _slim_found(r.found)}  # fmt: skip
+
+
 def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
     """One piece of work, in a worker process (or a Ray task)."""
     mode = task["mode"]
     bound = task["bound"]
-    engine, root = _engine(spec, bound, mode == "exhaustive" and task["reduce"])
+    engine, root = _engine(spec, bound, mode == "children" or (mode == "exhaustive"
+                                                                 and task["reduce"]))  # fmt: skip
+    if mode == "children":
+        prefix = [(int(p), str(n)) for p, n in task["prefix"]]
+        part = search.explore_children(
+            engine, root, bound, prefix, task["horizon"], range(task["start"], task["stop"])
+        )
+        return {"reps": [_slim_rep(r) for r in part.reps]}
     if mode == "exhaustive":
         part = search.explore_range(
-            engine, root, bound, range(task["start"], task["stop"]), reduce=task["reduce"]
+            engine,
+            root,
+            bound,
+            range(task["start"], task["stop"]),
+            reduce=task["reduce"],
+            only=task.get("only"),
         )
-        return {
-            "reps": [
-                {
-                    "point": r.point,
-                    "name": r.name,
-                    "runs": r.runs,
-                    "pruned": r.pruned,
-                    "limit": r.limit,
-                    "found": _slim_found(r.found),
-                }
-                for r in part.reps
-            ]
-        }
+        return {"reps": [_slim_rep(r) for r in part.reps]}
     items = []
     for index in range(task["first"], task["stop"]):
         if mode == "random":
@@ -255,7 +260,38 @@ def _rep(data: Slim, engine: Engine) -> search.Rep:
             out.failure = Failure(slim["kind"], slim["text"])
         found = search.Found(out, placements)
     return search.Rep(data["point"], data["name"], data["runs"], data["pruned"], data["limit"],
-                      found)  # fmt: skip
+                      found, list(data.get("above", [])))  # fmt: skip
+
+
+class _Guess:
+    """A first placement the serial search runs, as the master ran it (the child run)."""
+
+    def __init__(self, point: int, name: str, out: Any, leaf: bool, horizon: int) -> None:
+        self.point = point
+        self.name = name
+        self.out = out
+        self.leaf = leaf
+        self.horizon = horizon  # of its children
+        scan = out.scans[0] if out.scans else None
+        self.limit = search.limit_of(scan, point)
+
+
+def _guess_chain(engine: Engine, root: search.Root, bound: int, name: str) -> list[_Guess]:
+    """The first placements of one context the serial search will run, each with its own run
+    (the serial search's run of it). The chain follows each run's own scan; a subtree can end
+    a class earlier, which the merge finds and runs."""
+    free = search.free_contexts([], root.names, root.threads)
+    guesses, k = [], 0
+    while k < root.horizon:
+        placements = [(k, name)]
+        leaf = search.is_leaf(placements, free, name, root.threads, bound)
+        out = engine.run(placements, leaf, reduce=True)
+        guess = _Guess(k, name, out, leaf, search.next_horizon(out, name, root.threads))
+        guesses.append(guess)
+        if out.failure is not None:
+            break
+        k = min(max(k, guess.limit), root.horizon) + 1
+    return guesses
 
 
 def _exhaustive(
@@ -269,45 +305,126 @@ def _exhaustive(
     result: Result,
     progress: Progress | None,
 ) -> search.Found | None:
-    horizon = root.horizon
-    pieces = max(1, min(horizon, jobs * CHUNKS_PER_JOB))
-    edges = [horizon * i // pieces for i in range(pieces + 1)]
-    ranges = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
-    handles = {}
-    for a, b in ranges:
-        task = {"mode": "exhaustive", "bound": bound, "reduce": reduce, "start": a, "stop": b}
-        handles[pool.submit(spec, task)] = (a, b)
-    parts: dict[tuple[int, int], search.Search] = {}
-    first_failure = horizon
+    """With the reduction: the master runs the first placements the serial search runs (a
+    few runs), and the workers their children, in ranges; both levels merge in the serial
+    order. Without it: the workers run ranges of first placements."""
+    if not reduce:
+        return _exhaustive_ranges(pool, spec, engine, root, bound, jobs, result, progress)
+    names = search.free_contexts([], root.names, root.threads)
+    guesses = [g for name in names for g in _guess_chain(engine, root, bound, name)]
+    handles: dict[Any, tuple[int, str]] = {}
+    pieces = max(1, jobs * CHUNKS_PER_JOB // max(1, len(guesses)))
+    for g in sorted(guesses, key=lambda g: (g.point, names.index(g.name))):
+        if g.leaf or g.out.failure is not None:
+            continue
+        start = g.point + 1
+        width = max(0, g.horizon - start)
+        edges = [start + width * i // pieces for i in range(pieces + 1)]
+        for a, b in itertools.pairwise(edges):
+            if b > a:
+                task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
+                        "horizon": g.horizon, "start": a, "stop": b}  # fmt: skip
+                handles[pool.submit(spec, task)] = (g.point, g.name)
+    answers: dict[tuple[int, str], list[search.Search]] = {}
     pending = list(handles)
-    done_points = 0
     try:
         while pending:
             for handle, answer in pool.wait(pending):
+                if handle not in pending:
+                    continue  # cancelled meanwhile: it cannot hold an earlier failure
                 pending.remove(handle)
-                a, b = handles[handle]
+                key = handles[handle]
                 reps = [_rep(r, engine) for r in answer["reps"]]
-                parts[(a, b)] = search.Search(reps=reps)
-                done_points += b - a
+                answers.setdefault(key, []).append(search.Search(reps=reps))
                 if any(r.found is not None for r in reps):
-                    first_failure = min(first_failure, a)
-                    # Ranges after this one cannot hold an earlier failure.
-                    late = [h for h in pending if handles[h][0] > a]
+                    late = [h for h in pending if handles[h] > key]  # later first placements
                     pool.cancel(late)
                     pending = [h for h in pending if h not in late]
                 if progress is not None:
-                    progress(done_points, horizon, sum(r.runs for p in parts.values()
-                                                       for r in p.reps))  # fmt: skip
+                    progress(
+                        len(handles) - len(pending),
+                        len(handles),
+                        sum(r.runs for ps in answers.values() for p in ps for r in p.reps),
+                    )
+    except BaseException:
+        pool.cancel(pending)
+        raise
+
+    def first_level(g: _Guess) -> search.Rep:
+        """One first placement: its run and its children, merged in the serial order."""
+        if g.out.failure is not None:
+            return search.Rep(g.point, g.name, 1, 0, -1, search.Found(g.out, [(g.point, g.name)]))
+        if g.leaf:
+            return search.Rep(g.point, g.name, 1, 0, g.limit)
+        prefix = [(g.point, g.name)]
+
+        def missing_child(point: int, name: str) -> search.Rep:
+            part = search.explore_children(engine, root, bound, prefix, g.horizon,
+                                           range(point, point + 1), only=name)  # fmt: skip
+            return part.reps[0]
+
+        below = search.merge_children(root, prefix, g.horizon, answers.get((g.point, g.name),
+                                      []), missing_child)  # fmt: skip
+        limit = min(g.limit, below.above[0]) if below.above else g.limit
+        return search.Rep(g.point, g.name, 1 + below.runs, below.pruned, limit, below.found)
+
+    firsts = [first_level(g) for g in guesses]
+
+    def missing_first(point: int, name: str) -> search.Rep:
+        # A first placement the guesses missed (a subtree ended its class early): run here.
+        part = search.explore_range(engine, root, bound, range(point, point + 1), only=name)
+        return part.reps[0]
+
+    merged = search.merge(root, [search.Search(reps=firsts)], missing_first)
+    result.schedules_run = merged.runs
+    result.pruned = merged.pruned
+    return merged.found
+
+
+def _exhaustive_ranges(
+    pool: _Pool,
+    spec: Spec,
+    engine: Engine,
+    root: search.Root,
+    bound: int,
+    jobs: int,
+    result: Result,
+    progress: Progress | None,
+) -> search.Found | None:
+    pieces = max(1, min(root.horizon, jobs * CHUNKS_PER_JOB))
+    edges = [root.horizon * i // pieces for i in range(pieces + 1)]
+    handles: dict[Any, int] = {}
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            task = {"mode": "exhaustive", "bound": bound, "reduce": False, "start": a, "stop": b}
+            handles[pool.submit(spec, task)] = a
+    parts = []
+    pending = list(handles)
+    try:
+        while pending:
+            for handle, answer in pool.wait(pending):
+                if handle not in pending:
+                    continue  # cancelled meanwhile: it cannot hold an earlier failure
+                pending.remove(handle)
+                reps = [_rep(r, engine) for r in answer["reps"]]
+                parts.append(search.Search(reps=reps))
+                if any(r.found is not None for r in reps):
+                    late = [h for h in pending if handles[h] > handles[handle]]
+                    pool.cancel(late)
+                    pending = [h for h in pending if h not in late]
+                if progress is not None:
+                    progress(len(handles) - len(pending), len(handles),
+                             sum(r.runs for p in parts for r in p.reps))  # fmt: skip
     except BaseException:
         pool.cancel(pending)
         raise
 
     def run_missing(point: int, name: str) -> search.Rep:
-        # The merge needs a representative no range ran (see search.py: it should not).
-        part = search.explore_range(engine, root, bound, range(point, point + 1), reduce=reduce)
-        return next(r for r in part.reps if r.name == name)
+        part = search.explore_range(engine, root, bound, range(point, point + 1), reduce=False,
+                                    only=name)  # fmt: skip
+        return part.reps[0]
 
-    merged = search.merge(root, [parts[r] for r in sorted(parts)], run_missing)
+    merged = search.merge(root, parts, run_missing)
     result.schedules_run = merged.runs
     result.pruned = merged.pruned
     return merged.found

@@ -22,10 +22,10 @@ persistent/sleep sets (Godefroid, "Partial-Order Methods for the Verification of
 Systems", LNCS 1032, 1996), here with the scan measured in the run itself so object
 identities are comparable.
 
-`explore_range` runs the top level over a range of first placements only; the results of the
-ranges merge into exactly the serial search (`merge`): the chain of representatives in a
-range that starts inside a class re-joins the serial chain after one extra run, since a
-placement inside a class has the class's own m.
+`explore_range` runs the top level over a range of first placements only (of one context, if
+asked); the results of the ranges merge into exactly the serial search (`merge`): the chain
+of representatives in a range that starts inside a class re-joins the serial chain after one
+extra run, since a placement inside a class has the class's own m.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Rep:
     pruned: int  # schedules its subtree pruned (estimated: see `Search.pruned`)
     limit: int  # the last point equivalent to it (its class ends here)
     found: Found | None = None
+    # the least scan, per depth above its own, over its subtree (for the classes up there)
+    above: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Search:
     """The result of an exhaustive search."""
 
     runs: int = 0  # schedules run
+    above: list[int] = field(default_factory=list)  # see Rep.above, over all the runs
     # Schedules not run because an equivalent one was: each pruned placement counts the
     # schedules (run or pruned) of the subtree of the one it is equivalent to, so `runs +
     # pruned` estimates the schedules of the search without reduction (exact at one level).
@@ -135,7 +138,7 @@ class _Stop(Exception):
     pass
 
 
-def _limit(scan: int | None, point: int) -> int:
+def limit_of(scan: int | None, point: int) -> int:
     """The last point equivalent to a placement at `point`, by one run's scan."""
     if scan == UNCONSTRAINED:
         return INF  # cut short by a later placement: this run constrains nothing
@@ -170,7 +173,7 @@ class _Walker:
         if out.failure is not None:
             self.found = Found(out, placements)
             raise _Stop
-        limits = [_limit(m, placements[d][0]) for d, m in enumerate(out.scans)]
+        limits = [limit_of(m, placements[d][0]) for d, m in enumerate(out.scans)]
         size = 1
         if not leaf:
             pruned_before = self.pruned
@@ -203,27 +206,33 @@ class _Walker:
         return acc, total
 
 
-def explore_range(
+def explore_children(
     engine: Engine,
     root: Root,
     bound: int,
-    first: range,
+    prefix: list[tuple[int, str]],
+    horizon: int,
+    points: range,
     *,
     reduce: bool = True,
     progress: Progress | None = None,
+    only: str | None = None,
 ) -> Search:
-    """The search restricted to first placements in `first` (a chain starting at its start).
-    Records every first placement it ran (`Search.reps`)."""
-    result = Search(root=root)
+    """The children of `prefix` placed at `points` (each context's chain starting at its
+    start; of one context if `only` names it), each with its whole subtree. Records every
+    child it ran (`Search.reps`)."""
+    d = len(prefix)
+    result = Search(root=root, above=[INF] * d)
     walker = _Walker(engine, root, bound, reduce, None)
-    names = free_contexts([], root.names, root.threads)
+    free = free_contexts(prefix, root.names, root.threads)
+    names = free if only is None else [n for n in free if n == only]
     limit = dict.fromkeys(names, -1)
     size_of = dict.fromkeys(names, 0)
-    stop = min(first.stop, root.horizon)
-    total = max(0, stop - first.start) * len(names)
+    stop = min(points.stop, horizon)
+    total = max(0, stop - points.start) * len(names)
     done = 0
     try:
-        for point in range(first.start, stop):
+        for point in range(points.start, stop):
             for name in names:
                 done += 1
                 if point <= limit[name]:
@@ -231,18 +240,20 @@ def explore_range(
                     continue
                 runs_before, pruned_before = walker.runs, walker.pruned
                 try:
-                    limits, size = walker.child([], point, name, names)
+                    limits, size = walker.child(prefix, point, name, free)
                 except _Stop:
                     result.reps.append(
                         Rep(point, name, walker.runs - runs_before,
                             walker.pruned - pruned_before, -1, walker.found)
                     )  # fmt: skip
                     raise
-                limit[name] = limits[0] if reduce else point
+                limit[name] = limits[d] if reduce else point
                 size_of[name] = size
+                above = limits[:d]
+                result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
                 result.reps.append(
                     Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
-                        limit[name])
+                        limit[name], None, above)
                 )  # fmt: skip
                 if progress is not None:
                     progress(done, total, walker.runs)
@@ -254,6 +265,21 @@ def explore_range(
     if progress is not None:
         progress(total if result.found is None else done, total, walker.runs)
     return result
+
+
+def explore_range(
+    engine: Engine,
+    root: Root,
+    bound: int,
+    first: range,
+    *,
+    reduce: bool = True,
+    progress: Progress | None = None,
+    only: str | None = None,
+) -> Search:
+    """The search restricted to first placements in `first` (see `explore_children`)."""
+    return explore_children(engine, root, bound, [], root.horizon, first, reduce=reduce,
+                            progress=progress, only=only)  # fmt: skip
 
 
 def exhaustive(
@@ -271,9 +297,22 @@ def exhaustive(
 
 
 def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep]) -> Search:
-    """The serial search, from searches of consecutive ranges of first placements.
+    """The serial search, from searches of ranges of first placements (`merge_children`)."""
+    merged = merge_children(root, [], root.horizon, parts, run_missing)
+    merged.runs += 1  # the root run
+    return merged
 
-    Walks the serial order of first placements: a placement inside the class of the last
+
+def merge_children(
+    root: Root,
+    prefix: list[tuple[int, str]],
+    horizon: int,
+    parts: list[Search],
+    run_missing: Callable[[int, str], Rep],
+) -> Search:
+    """The serial search of the children of `prefix`, from searches of ranges of them.
+
+    Walks the serial order of the children: one inside the class of its context's last
     representative is pruned; any other is a representative, found in the records of the
     range that holds it (`run_missing` runs it if no range did, which the argument in the
     module docstring says does not happen)."""
@@ -281,11 +320,13 @@ def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep
     for part in parts:
         for rep in part.reps:
             reps[(rep.point, rep.name)] = rep
-    names = free_contexts([], root.names, root.threads)
+    names = free_contexts(prefix, root.names, root.threads)
     limit = dict.fromkeys(names, -1)
     size_of = dict.fromkeys(names, 0)
-    result = Search(runs=1, root=root)  # the root run
-    for point in range(root.horizon):
+    d = len(prefix)
+    result = Search(root=root, above=[INF] * d)
+    start = prefix[-1][0] + 1 if prefix else 0
+    for point in range(start, horizon):
         for name in names:
             if point <= limit[name]:
                 result.pruned += size_of[name]
@@ -299,4 +340,5 @@ def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep
                 return result
             limit[name] = rep.limit
             size_of[name] = rep.runs + rep.pruned
+            result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
     return result

@@ -73,20 +73,21 @@ def run(console: Console) -> bool:
         console.print(f"  [red]{escape(naive.invariant or '')}[/]")
         console.print(
             f"  the handler preempted task context at [bold]{escape(first.where)}[/] "
-            f"in {escape(first.function)}(), before {first.opcode}:"
+            f"in {escape(first.function)}(), before {escape(first.access)}:"
         )
         console.print(f"      [yellow]{escape(first.source)}[/]")
         console.print(f"  replay: explore(naive_event_5795, replay={naive.replay!r})")
     safe = explore(irqio_event)
     _verdict(console, "irqio.Event", safe)
     table = Table(title="same scenario, every preemption point")
-    for col in ("event", "verdict", "schedules", "points", "seconds", "schedules/s"):
+    for col in ("event", "verdict", "schedules", "pruned", "points", "seconds", "schedules/s"):
         table.add_column(col, justify="left" if col == "event" else "right")
     for name, r in (("naive (MicroPython)", naive), ("irqio.Event", safe)):
         table.add_row(
             name,
             "[green]SAFE[/]" if r.ok else "[red]BROKEN[/]",
             str(r.schedules_run),
+            str(r.pruned),
             str(r.points),
             f"{r.elapsed:.2f}",
             f"{r.schedules_per_second:.0f}",
