@@ -1,9 +1,13 @@
 """`-j N` and `--ray`: one search split over processes or machines, with the serial result.
 
-Exhaustive mode splits the first placements into ranges; each worker runs the search of its
-ranges (`search.explore_range`) and the master merges them into exactly the serial search
-(`search.merge`: same schedules counted, same pruning, the same first failure). Random and
-PCT modes split by run index: run i draws from a generator seeded by (seed, i) alone
+Exhaustive mode (with the reduction) works two levels deep: the master runs the first
+placements the serial search runs (one run each: a few), the workers explore their children in
+ranges (`search.explore_children`, each child with its whole subtree), and the master merges
+each level in the serial order (`search.merge_children`, `search.merge`: the same schedules
+counted, the same pruning, the same first failure). Splitting by first placement alone would
+redo a whole subtree for every range that starts inside a class, and the first level has few
+classes. Without the reduction, workers take ranges of first placements. Random and PCT modes
+split by run index: run i draws from a generator seeded by (seed, i) alone
 (`walks.rng_for`), so the master takes the workers' runs in index order and stops where the
 serial search would have stopped. The master then replays the failing schedule itself to
 shrink and explain it.
