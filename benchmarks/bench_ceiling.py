@@ -26,8 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 from irqio.controller import Controller
+from irqio.controller.resource import Resource
 from irqio.demo.ceiling import MODES, run_story, story_verdict
-from irqio.resource import Resource
 
 
 def _per_op_ns(fn: Callable[[], None], n: int, repeat: int = 5) -> float:

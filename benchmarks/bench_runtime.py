@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import irqio
-from irqio.ports.asyncio import running_doorbell
+from irqio.runtime.ports.asyncio import running_doorbell
 
 pc = time.perf_counter_ns
 
@@ -757,13 +757,13 @@ async def set_irqio_loop_thread(calls: int, seconds: float, n_flags: int) -> Set
     r = range(CHUNK // n_flags or 1)
     while done < calls and pc() < end:
         sets[0]()  # rings the doorbell: from here on a wake is due until the next service
-        w0, s0 = db.wakes.value, db.services
+        w0, s0 = db.alerts.value, db.services
         t0 = pc()
         for _ in r:
             for s in sets:
                 s()
         t1 = pc()
-        wakes += db.wakes.value - w0
+        wakes += db.alerts.value - w0
         services += db.services - s0
         chunks.append(t1 - t0)
         done += len(r) * n_flags
@@ -790,13 +790,13 @@ async def set_from_thread(
     task = asyncio.ensure_future(waiter(stop))
     await asyncio.sleep(0.001)
     db = running_doorbell() if doorbell else None
-    w0 = db.wakes.value if db else 0
+    w0 = db.alerts.value if db else 0
     s0 = db.services if db else 0
     worker = Worker(lambda: timed_calls(fn, calls, seconds), "setter")
     worker.start()
     result: SetResult = await worker.ajoin(seconds + 20.0)
     if db is not None:
-        result.wakes = db.wakes.value - w0
+        result.wakes = db.alerts.value - w0
         result.services = db.services - s0
     await asyncio.sleep(0.01)
     stop[0] = True

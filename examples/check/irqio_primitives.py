@@ -121,7 +121,7 @@ def queue_items_arrive(s: Setup) -> None:
     s.at_end(lambda: q.overruns == 0, "no overrun")
 
 
-@scenario(ports=BOTH, preemptions=2, modules=["irqio.primitives", "irqio.doorbell"])
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives", "irqio.runtime.doorbell"])
 def queue_foreign_producer(s: Setup) -> None:
     """A producer on another core (a foreign thread, not a nested handler): it and task context
     interleave both ways, each switch one preemption. Two switches here; with three (thread
@@ -183,7 +183,7 @@ def slots_callback_runs(s: Setup) -> None:
 # -- two handlers, two preemptions: every pair of points. Small worlds: the points are in
 # irqio's primitives and doorbell only (the scheduler's own code is covered above).
 
-SMALL = ["irqio.primitives", "irqio.doorbell"]
+SMALL = ["irqio.runtime.primitives", "irqio.runtime.doorbell"]
 
 
 @scenario(ports=BOTH, preemptions=2, modules=SMALL)

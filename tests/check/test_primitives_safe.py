@@ -35,8 +35,9 @@ def test_one_preemption_exhaustive(sc: Scenario) -> None:
 def _doorbell_only(sc: Scenario) -> Scenario:
     # The hand-over itself (schedule / service) at every pair of points: small enough to be
     # exhaustive in the suite. `irqio check examples/check/irqio_primitives.py` runs the same
-    # scenarios exhaustively over all of irqio.primitives and irqio.doorbell (minutes).
-    return Scenario(sc.build, sc.name, 2, sc.port, None, ["irqio.doorbell"])
+    # scenarios exhaustively over all of irqio.runtime.primitives and irqio.runtime.doorbell
+    # (minutes).
+    return Scenario(sc.build, sc.name, 2, sc.port, None, ["irqio.runtime.doorbell"])
 
 
 @pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
@@ -67,8 +68,9 @@ def test_asyncio_port_traces_asyncio_itself() -> None:
     "sc", _cases([p.flag_two_handlers, p.event_two_handlers]), ids=lambda sc: sc.name
 )
 def test_two_preemptions_exhaustive_in_primitives_and_doorbell(sc: Scenario) -> None:
-    # The two cheapest two-handler scenarios, every pair of points over all of irqio.primitives
-    # and irqio.doorbell (a few seconds each); the rest run exhaustively in `irqio check`.
+    # The two cheapest two-handler scenarios, every pair of points over all of
+    # irqio.runtime.primitives and irqio.runtime.doorbell (a few seconds each); the rest run
+    # exhaustively in `irqio check`.
     result = assert_safe(sc, preemptions=2)
     assert result.schedules_run > result.points
 

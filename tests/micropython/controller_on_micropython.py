@@ -1,8 +1,9 @@
 # Runs under MicroPython: irqio's interrupt controller and resources, pended from task code,
 # from handlers, from a soft IRQ (micropython.schedule) and from a simulated hard IRQ.
 import micropython
-from irqio.controller import MICROPYTHON, CeilingViolation, Controller
-from irqio.resource import Resource
+from irqio._compat import MICROPYTHON
+from irqio.controller import CeilingViolation, Controller
+from irqio.controller.resource import Resource
 
 print("controller micropython", MICROPYTHON)
 

@@ -1,7 +1,7 @@
 # Runs under MicroPython: irqio's core primitives and doorbell, with a minimal port.
 import sys
 
-from irqio import doorbell, primitives
+from irqio.runtime import doorbell, primitives
 
 print("impl", sys.implementation.name)
 
@@ -21,7 +21,7 @@ class Waiter:
 class Bell(doorbell.Doorbell):
     rings = 0
 
-    def _wake(self):
+    def _alert(self):
         Bell.rings += 1
 
     def new_waiter(self):

@@ -1,8 +1,9 @@
 # Runs under MicroPython: irqio.kernel, its port, and primitives set from a soft-IRQ handler.
-import irqio.ports.kernel  # noqa: F401 - registers the kernel port with the doorbell
+import irqio.runtime.ports.kernel  # noqa: F401 - registers the kernel port with the doorbell
 import micropython
-from irqio import kernel, primitives
+from irqio import kernel
 from irqio.kernel import Kernel, VirtualClock
+from irqio.runtime import primitives
 
 # 1. The kernel alone: tasks run in the order of their sleeps, on the virtual clock.
 order = []

@@ -70,9 +70,9 @@ def test_kernel_and_its_port_run_under_micropython(micropython: Path) -> None:
 
 
 def test_controller_and_resources_run_under_micropython(micropython: Path) -> None:
-    # The dispatch core of irqio.controller and irqio.resource, unchanged, with MicroPython's
-    # delivery: micropython.schedule for foreign pends (a hard IRQ), synchronous dispatch for
-    # task code, handlers and soft IRQs. The script prints one line per scene.
+    # The dispatch core of irqio.controller and irqio.controller.resource, unchanged, with
+    # MicroPython's delivery: micropython.schedule for foreign pends (a hard IRQ), synchronous
+    # dispatch for task code, handlers and soft IRQs. The script prints one line per scene.
     out = run_on_micropython(micropython, HERE / "controller_on_micropython.py")
     assert out.splitlines() == [
         "controller micropython True",

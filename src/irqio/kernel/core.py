@@ -3,13 +3,13 @@
 The loop, in task context::
 
     while the main task is not done:
-        if rung: rung = False; run the services        # a ring from interrupt context
+        if alerted: alerted = False; run the services  # an alert from interrupt context
         t = earliest task in the queue
         if t is not due: wait_for_event_or_timeout(t's wake time - now)   # the idle step
         else: pop t and run one step of it
 
-The only thing interrupt context may touch is `wake()`: one store (`rung = True`) and the
-clock's `notify()`. Everything else (the task queue, tasks, services) is task context only.
+The only thing interrupt context may touch is `alert()`: one store (`alerted = True`) and the
+clock's `alert()`. Everything else (the task queue, tasks, services) is task context only.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Kernel:
         self.clock = clock if clock is not None else VirtualClock()
         self.queue = TaskQueue()  # ready and sleeping tasks, by wake time
         self.cur_task: Task | None = None
-        self.rung = False  # stored by wake() from any context; cleared by the loop
+        self.alerted = False  # stored by alert() from any context; cleared by the loop
         self.services: list[Callable[[], None]] = []  # run in task context after a ring
         self.steps = 0  # task steps run
         self.thread = 0  # thread running the loop (0: not running)
@@ -62,10 +62,10 @@ class Kernel:
 
     # -- any context ---------------------------------------------------------------------
 
-    def wake(self) -> None:
-        """Make the loop run its services soon. Interrupt-safe: a store and a notify."""
-        self.rung = True  # before notify: the idle step checks `rung` after waking
-        self.clock.notify()
+    def alert(self) -> None:
+        """Make the loop run its services soon. Interrupt-safe: a store and the clock's alert."""
+        self.alerted = True  # before the clock's alert: the idle step checks `alerted` after waking
+        self.clock.alert()
 
     # -- task context ----------------------------------------------------------------------
 
@@ -106,8 +106,8 @@ class Kernel:
         clock = self.clock
         try:
             while not main.finished:
-                if self.rung:
-                    self.rung = False  # before servicing: a ring from now on is seen next turn
+                if self.alerted:
+                    self.alerted = False  # before servicing: a ring from now on is seen next turn
                     for service in self.services:
                         service()
                     continue
@@ -128,7 +128,7 @@ class Kernel:
             self.thread = 0
 
     def wait_for_event_or_timeout(self, dt: float | None) -> None:
-        """The idle step: return when rung or after `dt` seconds. No polling of any source."""
+        """The idle step: return when alerted or after `dt` seconds. No polling of any source."""
         self.clock.wait(dt, self)
 
     def _step(self, task: Task) -> None:
@@ -190,7 +190,7 @@ class _Park:
 def _attach_port() -> None:
     # irqio's primitives find a running kernel through the kernel port; make sure it is loaded.
     try:
-        import irqio.ports.kernel  # noqa: F401
+        import irqio.runtime.ports.kernel  # noqa: F401
     except ImportError:  # the kernel alone, without the rest of irqio
         pass
 

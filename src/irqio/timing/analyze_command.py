@@ -60,7 +60,7 @@ def as_json(system: System, bounds: dict[str, list[Bound]]) -> dict[str, Any]:
 def print_table(system: System, bounds: dict[str, list[Bound]]) -> None:
     from rich.table import Table
 
-    from irqio.timing.console import table_console
+    from irqio.console import output_console
 
     us = system.profile.us
     p = system.profile
@@ -97,4 +97,4 @@ def print_table(system: System, bounds: dict[str, list[Bound]]) -> None:
                 b.blocked_by,
                 end_section=pol == policies[-1] and i < len(system.lines) - 1,
             )
-    table_console().print(table)
+    output_console().print(table)

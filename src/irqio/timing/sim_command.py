@@ -107,9 +107,9 @@ def simulate_all(
 
 
 def _stderr_console() -> Any:
-    from rich.console import Console
+    from irqio.console import error_console
 
-    return Console(stderr=True)
+    return error_console()
 
 
 def write_outputs(system: System, results: dict[str, SimResult], out: Path) -> list[str]:
@@ -155,7 +155,7 @@ def print_table(
 ) -> None:
     from rich.table import Table
 
-    from irqio.timing.console import table_console
+    from irqio.console import output_console
 
     us = system.profile.us
     name = system.name + (f" / {system.variant}" if system.variant else "")
@@ -189,7 +189,7 @@ def print_table(
                 str(s.count),
                 end_section=pol == policies[-1] and i < len(system.lines) - 1,
             )
-    console = table_console()
+    console = output_console()
     console.print(table)
     for f in files:
         console.print(f"wrote {f}")

@@ -1,11 +1,11 @@
 """Interrupt → task primitives: Flag, Event, Message, Queue, Slots.
 
-Two sides, two rules (DESIGN.md, "Rules that make an interrupt-side operation safe"):
+Two sides, two rules (docs/runtime.md):
 
 * The interrupt side (`set`, `put_nowait`, `offer`, `signal`) may run in any context: a task,
   another thread, a signal handler, an irqio handler, nested inside itself. It only stores
   immutable values in attributes, appends to / pops from a `collections.deque`, bumps a
-  `Counter` and rings the doorbell. It never touches a waiter, a future or a task queue, never
+  `Tally` and rings the doorbell. It never touches a waiter, a future or a task queue, never
   takes a lock, never blocks, and does O(1) work.
 * The task side (`wait`, `get`, `_service`) runs in task context on the primitive's scheduler,
   where waiters live.
@@ -17,9 +17,9 @@ is nobody to wake.
 The hand-over, the same for every primitive: the interrupt side publishes, *then* reads
 `_queued`; `_service` stores `_queued = False`, *then* reads the state. So a set either queues
 the primitive itself or is seen by the service that clears `_queued` after it (the argument of
-`irqio.doorbell`, one level up). A waiter binds, takes its token, *then* checks the state; the
-setter publishes the state, *then* reads `_doorbell`: either the waiter sees the state, or the
-setter sees the doorbell and the service finds the waiter.
+`irqio.runtime.doorbell`, one level up). A waiter binds, takes its token, *then* checks the
+state; the setter publishes the state, *then* reads `_doorbell`: either the waiter sees the
+state, or the setter sees the doorbell and the service finds the waiter.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from irqio import doorbell as _doorbell
-from irqio.counter import Counter
-from irqio.doorbell import fifo
-from irqio.errors import QueueEmpty, QueueFull, WrongScheduler
+from irqio._compat import unbounded_deque
+from irqio.runtime import ports
+from irqio.runtime.counters import Tally
+from irqio.runtime.errors import QueueEmpty, QueueFull, WrongScheduler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from irqio.doorbell import Doorbell, Waiter
+    from irqio.runtime.doorbell import Doorbell, Waiter
 
 T = TypeVar("T")
 
@@ -63,18 +63,18 @@ class _Primitive:
 
     # -- interrupt side ---------------------------------------------------------------------
 
-    def _signal(self) -> None:
+    def _ring(self) -> None:
         """Queue this primitive for service. Call only after publishing the new state."""
         doorbell = self._doorbell
         if doorbell is not None and not self._queued:
             self._queued = True
-            doorbell.schedule(self)
+            doorbell.ring(self)
 
     # -- task side --------------------------------------------------------------------------
 
     def _bind(self) -> Doorbell:
         """Bind to the calling task's scheduler, or check that it is the bound one."""
-        current = _doorbell.current()
+        current = ports.current()
         bound = self._doorbell
         if bound is None:
             self._doorbell = current
@@ -141,7 +141,7 @@ class _Settable(_Primitive):
         """Any context. O(1), no lock, at most one wake syscall per service cycle."""
         self._value = True
         self._token = object()  # a fresh token: waiters parked before it see it changed
-        self._signal()
+        self._ring()
 
     def clear(self) -> None:
         self._value = False
@@ -237,7 +237,7 @@ class Message(_Primitive, Generic[T]):
         super().__init__()
         # (value, serial): stored as one immutable tuple, so value and serial never tear.
         self._cell: tuple[Any, int] = (None, 0)
-        self._serials = Counter()
+        self._serials = Tally()
         self._value = False
         self._reads = 0  # distinct values read (task context)
         self._last_read = 0  # serial of the last value read
@@ -246,7 +246,7 @@ class Message(_Primitive, Generic[T]):
         """Any context. O(1), no lock."""
         self._cell = (value, self._serials.bump())
         self._value = True
-        self._signal()
+        self._ring()
 
     def clear(self) -> None:
         self._value = False
@@ -324,7 +324,7 @@ class Queue(_Primitive, Generic[T]):
         # appends: the check and the claim cannot be torn, so the bound is exact whatever
         # preempts whom.
         self._free: deque[None] = deque([None] * capacity, capacity)
-        self._overruns = Counter()
+        self._overruns = Tally()
         # True while a getter is parked (task context writes it). Read by the interrupt side
         # after publishing: a getter stores it, *then* looks at the items before parking.
         self._getters = False
@@ -343,7 +343,7 @@ class Queue(_Primitive, Generic[T]):
             return False
         self._items.append(item)  # publish, then signal
         if self._getters:
-            self._signal()
+            self._ring()
         return True
 
     def put_nowait(self, item: T) -> None:
@@ -451,7 +451,9 @@ class Slots(_Primitive):
         self.size = n
         self._callbacks: list[Callable[[], object] | None] = [None] * n
         self._pending = [False] * n  # the bitmap: one mark per slot, set by a single store
-        self._order: deque[int] = fifo()  # pending slots in signal order, for O(1) service
+        self._order: deque[int] = (
+            unbounded_deque()
+        )  # pending slots in signal order, for O(1) service
 
     def register(self, callback: Callable[[], object]) -> int:
         """Put `callback` in a free slot and return its number. Task context."""
@@ -482,7 +484,7 @@ class Slots(_Primitive):
             return  # already pending; its service clears the mark before the callback runs
         self._pending[slot] = True
         self._order.append(slot)  # publish, then signal
-        self._signal()
+        self._ring()
 
     def _check(self, slot: int) -> None:
         if not isinstance(slot, int) or not 0 <= slot < self.size:

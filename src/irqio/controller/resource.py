@@ -32,32 +32,33 @@ signal mask; see docs/controller.md for the measured cost of each. MicroPython h
 there only ``"optimistic"`` exists (the ceiling store, which is all correctness rests on).
 """
 
-from __future__ import annotations
-
-from irqio.controller import (
-    MICROPYTHON,
+from irqio._compat import MICROPYTHON, TYPE_CHECKING, get_ident, now
+from irqio.controller.errors import (
     CeilingViolation,
     ControllerError,
     HeldAcrossAwait,
-    Samples,
     UnusedResource,
     WrongThread,
-    _get_ident,
-    _now,
 )
-
-if not MICROPYTHON:
-    import signal as _signal
-
-try:
-    from typing import TYPE_CHECKING, Any
-except ImportError:  # MicroPython has no typing module; annotations are never evaluated there
-    TYPE_CHECKING = False  # type: ignore[misc]
+from irqio.controller.samples import Samples
 
 if TYPE_CHECKING:
-    from irqio.controller import Controller, Line
+    from collections.abc import Iterable
+    from typing import Any
+
+    from irqio.controller.core import Controller, Line
 
 MASKING_MODES = ("optimistic", "sigmask")
+
+
+def ceiling_of(user_priorities: "Iterable[int]") -> int:
+    """A resource's ceiling: the highest priority among its users (task context counts as 0).
+    Derived, never set by hand; the timing model uses the same rule."""
+    ceiling = 0
+    for priority in user_priorities:
+        if priority > ceiling:
+            ceiling = priority
+    return ceiling
 
 
 class Resource:
@@ -107,7 +108,7 @@ class Resource:
             names.append("task")
         return names
 
-    def _bind(self, ctl: Controller) -> None:
+    def _bind(self, ctl: "Controller") -> None:
         if self._ctl is None:
             if self.masking == "sigmask" and MICROPYTHON:
                 raise ControllerError(
@@ -127,16 +128,13 @@ class Resource:
                 "ceiling is per controller: create one Resource per controller"
             )
 
-    def _add_user(self, line: Line) -> None:
+    def _add_user(self, line: "Line") -> None:
         self._users.append(line)
 
     def _recompute(self) -> None:
         if self._critical:
             return
-        ceiling = 0
-        for line in self._users:
-            if line.priority > ceiling:
-                ceiling = line.priority
+        ceiling = ceiling_of(line.priority for line in self._users)
         self.ceiling = ceiling
         if self.masking == "sigmask" and self._ctl is not None:
             self._sigset = frozenset(
@@ -147,14 +145,14 @@ class Resource:
 
     # -- holding (task or interrupt context, controller's thread) -------------------------
 
-    def __enter__(self) -> Resource:
+    def __enter__(self) -> "Resource":
         ctl = self._ctl
         if ctl is None:
             raise UnusedResource(
                 f"Resource {self.name!r} is used by nobody, so it has no ceiling: declare its "
                 "users with controller.line(..., uses=[res]) and/or controller.task_uses(res)"
             )
-        if _get_ident() != ctl._ident:
+        if get_ident() != ctl._ident:
             raise WrongThread(
                 f"Resource {self.name!r} was entered from another thread; resources mask the "
                 "controller's lines and only work in the controller's thread (use a "
@@ -184,13 +182,15 @@ class Resource:
             ctl._holder = self
         old_mask = None
         if self._sigset:
-            old_mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, self._sigset)
+            old_mask = ctl._delivery.block(self._sigset)
         # why: a list owned by the holder: no other context can enter this resource while we
         # hold it (any context that declares it has priority <= the ceiling, now masked).
-        entry = (prev, holder, old_mask, _now())
+        entry = (prev, holder, old_mask, now())
         self._saved.append(entry)
         if ctl.debug and ctl._current is None:
-            ctl._watch_hold(self, entry)
+            from irqio.controller.debug import watch_hold
+
+            watch_hold(ctl, self, entry)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -198,15 +198,13 @@ class Resource:
         assert ctl is not None
         entry = self._saved.pop()
         prev, holder, old_mask, entered = entry
-        released_at = _now()
+        released_at = now()
         self.hold.add(released_at - entered)
         raised = ctl._ceiling > prev
         ctl._ceiling = prev
         ctl._holder = holder
         if old_mask is not None:
-            # A blocked signal is delivered inside this call; its Python handler pends its line
-            # at the next bytecode boundary, i.e. right here, with the ceiling already dropped.
-            _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+            ctl._delivery.restore_mask(old_mask)
         if raised:
             # The ceiling dropped: run what it held back now, as the NVIC takes a pending
             # interrupt the instant BASEPRI is lowered. Blame goes to this resource.
@@ -216,19 +214,6 @@ class Resource:
                 if late is entry:
                     del self._late[i]
                     raise error  # state restored above: nothing stays masked
-
-    def _check_released(self, entry: object, task: Any, loop: Any) -> None:
-        """Debug mode, a loop callback: is the entry task code made still held? See
-        `Controller._watch_hold`."""
-        if not any(e is entry for e in self._saved):
-            return
-        error = HeldAcrossAwait(
-            f"task {task.get_name()!r} held Resource {self.name!r} (ceiling {self.ceiling}) "
-            "across an await: lines at or under the ceiling stayed masked while other tasks "
-            "ran; leave the `with` block before awaiting"
-        )
-        self._late.append((entry, error))
-        loop.call_exception_handler({"message": str(error), "exception": error, "task": task})
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, ceiling={self.ceiling}, users={self.users})"

@@ -1,18 +1,18 @@
 """The kernel port: irqio's primitives on irqio's own scheduler (`irqio.kernel`).
 
-* The ring (`_wake`) is `kernel.wake()`: one store of `kernel.rung` and the clock's notify (a
-  no-op on the virtual clock, one pipe write on the real one). Both are single steps that
-  cannot be torn, so the ring is safe from any context, re-entrant, and never blocks.
-* The kernel's loop reads `rung` at the top of every turn and in its idle step
+* The alert (`_alert`) is `kernel.alert()`: one store of `kernel.alerted` and the clock's
+  alert (a no-op on the virtual clock, one pipe write on the real one). Both are single steps
+  that cannot be torn, so the ring is safe from any context, re-entrant, and never blocks.
+* The kernel's loop reads `alerted` at the top of every turn and in its idle step
   (`wait_for_event_or_timeout`), clears it, *then* calls `service()` in task context. A ring
   after the clear is seen on the next turn; a ring between the idle step's last look and its
-  sleep still ends the sleep (the clock's wake is sticky). So no ring is lost, and the kernel
+  sleep still ends the sleep (the clock's alert is sticky). So no ring is lost, and the kernel
   never polls a primitive: the work per wake is what the doorbell queued.
 * A waiter parks the current kernel task (the task is in no queue at all while parked) and
   `wake()` puts it back on the task queue, in task context, inside `service()`.
 * `call_later` is a kernel task that sleeps on the kernel's clock (virtual or real).
 
-Importing this module registers the port with `irqio.doorbell.add_finder`; the kernel imports
+Importing this module registers the port with `irqio.runtime.ports.add_finder`; the kernel imports
 it when it starts running, so primitives work inside any kernel task.
 """
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from irqio import doorbell as _doorbell
-from irqio.doorbell import Doorbell, Waiter
 from irqio.kernel import Kernel, Task, current
+from irqio.runtime import ports
+from irqio.runtime.doorbell import Doorbell, Waiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -76,13 +76,13 @@ class KernelDoorbell(Doorbell):
     def __init__(self, kernel: Kernel) -> None:
         super().__init__()
         self.kernel = kernel
-        self.wakes = 0  # rings that reached the kernel (spare ones included)
+        self.alerts = 0  # alerts that reached the kernel (spare ones included)
         self.reported: list[tuple[str, BaseException]] = []
         kernel.services.append(self.service)
 
-    def _wake(self) -> None:
-        self.wakes += 1
-        self.kernel.wake()
+    def _alert(self) -> None:
+        self.alerts += 1
+        self.kernel.alert()
 
     def new_waiter(self) -> Waiter:
         return KernelWaiter(self.kernel)
@@ -124,4 +124,4 @@ def _find() -> Doorbell | None:
     return doorbell_of(kernel) if kernel is not None else None
 
 
-_doorbell.add_finder(_find)
+ports.add_finder(_find)

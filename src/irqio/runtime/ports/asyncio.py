@@ -1,10 +1,12 @@
 """The asyncio port: one doorbell per event loop (the stock loop or uvloop, in any thread).
 
-The ring is one write to an eventfd (a pipe where there is none) that the loop watches with
+The alert is one write to an eventfd (a pipe where there is none) that the loop watches with
 `add_reader`. That is the loop's own way to end its selector's sleep, so it works from another
 thread, from a Python signal handler that runs while the loop sits inside `select()` (CPython
 re-enters `select()` after the handler with the same timeout: a `call_soon` from there would wait
-for that timeout), and from several loops at once, each with its own fd.
+for that timeout), and from several loops at once, each with its own fd. On uvloop the alert is
+the loop's own C `call_soon_threadsafe` instead: there that is the fastest way in (measured in
+benchmarks/README.md), and uvloop wakes for signals through its own wakeup fd.
 
 Waking a task costs no extra loop turn: a parked task waits on a `_Wakeup`, which asyncio's
 `Task` accepts as a future (it has `_asyncio_future_blocking`, `get_loop`, `add_done_callback`,
@@ -24,12 +26,12 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from irqio.counter import Counter
-from irqio.doorbell import Doorbell
-from irqio.errors import NoScheduler
+from irqio.runtime.counters import Tally
+from irqio.runtime.doorbell import Doorbell
+from irqio.runtime.errors import NoScheduler
 
 if TYPE_CHECKING:
-    from irqio.doorbell import Waiter
+    from irqio.runtime.doorbell import Waiter
 
 _PENDING, _WOKEN, _CANCELLED = 0, 1, 2
 
@@ -136,12 +138,26 @@ class AsyncioDoorbell(Doorbell):
         self._loop_ref = weakref.ref(loop)
         self.loop_name = f"{type(loop).__module__}.{type(loop).__name__} at {id(loop):#x}"
         self.thread_name = threading.current_thread().name
-        self.wakes = Counter()  # wake requests made (one fd write each)
+        self.alerts = Tally()  # alerts made (one fd write or call_soon_threadsafe each)
         self.services = 0  # service cycles run (task context only, so a plain int)
+        self._rfd = self._wfd = -1
+        if type(loop).__module__.split(".")[0] == "uvloop":
+            # uvloop's own C call_soon_threadsafe (one uv_async_send) is its fastest wake, ahead
+            # of a Python reader on an eventfd; still at most one per service cycle (`_due`).
+            # Through a weak reference: the doorbell must not keep its loop alive.
+            loop_ref, serve = self._loop_ref, self._on_call
+
+            def call() -> None:
+                live = loop_ref()
+                if live is not None:
+                    live.call_soon_threadsafe(serve)
+
+            self._write: Callable[[], None] = call
+            return
         if hasattr(os, "eventfd"):
             fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self._rfd = self._wfd = fd
-            self._write: Callable[[], None] = lambda: os.eventfd_write(fd, 1)
+            self._write = lambda: os.eventfd_write(fd, 1)
         else:  # pragma: no cover - non-Linux
             self._rfd, self._wfd = os.pipe()
             os.set_blocking(self._rfd, False)
@@ -157,20 +173,24 @@ class AsyncioDoorbell(Doorbell):
         # ring it, and a closed fd number could by then belong to someone else.
         weakref.finalize(self, _close_fds, self._rfd, self._wfd)
 
-    def _wake(self) -> None:
-        self.wakes.bump()
+    def _alert(self) -> None:
+        self.alerts.bump()
         try:
             self._write()
         except BlockingIOError:
-            pass  # the counter (or pipe) is full, so a wake is already readable
-        except OSError:
-            pass  # the loop is gone; nobody is left to wake
+            pass  # the counter (or pipe) is full, so an alert is already readable
+        except (OSError, RuntimeError):
+            pass  # the loop is closed or gone; nobody is left to wake
 
     def _on_readable(self) -> None:
         try:
             os.read(self._rfd, 8 if self._rfd == self._wfd else 4096)
         except BlockingIOError:
             pass
+        self.services += 1
+        self.service()
+
+    def _on_call(self) -> None:  # uvloop: the callback its call_soon_threadsafe runs
         self.services += 1
         self.service()
 

@@ -1,7 +1,7 @@
 """The profiler: who delayed whom, by how much.
 
 The controller records in interrupt context, O(1) per handler run and per resource exit, into
-bounded `irqio.controller.Samples` (exact count/min/max/total and a log2 histogram of every
+bounded `irqio.controller.samples.Samples` (exact count/min/max/total and a log2 histogram of every
 sample, plus a ring of the last 4096 samples for percentiles). This module summarises those
 records in task context: `Controller.stats()` returns a `Stats` snapshot with `to_json()`.
 
@@ -13,8 +13,8 @@ records in task context: `Controller.stats()` returns a `Stats` snapshot with `t
   was pended before the resource's exit and started in the dispatch that exit ran; the wait is
   pend -> start, so it also contains any handlers released at the same time and run first.
 
-Percentiles (p50, p90, p99) are nearest-rank over the most recent samples (up to 4096 per line);
-count, min, max and the histogram cover every sample.
+Percentiles (p50, p90, p99) are nearest-rank (`irqio.percentile`) over the most recent samples
+(up to 4096 per line); count, min, max and the histogram cover every sample.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from irqio.percentile import nearest_rank
+
 if TYPE_CHECKING:
-    from irqio.controller import Controller, Samples
+    from irqio.controller.core import Controller
+    from irqio.controller.samples import Samples
 
 
 def _percentile(sorted_values: list[int], q: float) -> int:
-    if not sorted_values:
-        return 0
-    k = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
+    return int(nearest_rank(sorted_values, q))
 
 
 @dataclass

@@ -1,7 +1,5 @@
 """Errors of the runtime's primitives. Each message says what was wrong and what to do."""
 
-from __future__ import annotations
-
 
 class QueueFull(Exception):
     """`Queue.put_nowait` found the queue full; the item was refused and counted in `overruns`."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator
 
 
-class Event:
+class NaiveEvent:
     """Latched event whose `set()` touches the task queue directly. Task context only."""
 
     def __init__(self, kernel: Kernel | None = None) -> None:
@@ -50,7 +50,7 @@ class Event:
 
 
 class _Wait:
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: NaiveEvent) -> None:
         self.event = event
 
     def __await__(self) -> Generator[None, Any, bool]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from irqio import doorbell as _doorbell
-from irqio.primitives import Event, Flag, Message, Queue, _Primitive
+from irqio.runtime import ports
+from irqio.runtime.primitives import Event, Flag, Message, Queue, _Primitive
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
 
-    from irqio.doorbell import Waiter
+    from irqio.runtime.doorbell import Waiter
 
     Source = Flag | Event | Message[Any] | Queue[Any]
 
@@ -59,7 +59,7 @@ async def wait_any(*sources: Source, timeout: float | None = None) -> list[Sourc
             )
     if timeout is not None and timeout < 0:
         raise ValueError(f"wait_any(timeout=) must be >= 0 seconds or None, got {timeout!r}")
-    doorbell = _doorbell.current()
+    doorbell = ports.current()
     for source in sources:
         source._bind()
     while True:

@@ -28,13 +28,11 @@ import time
 from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
-    from irqio.controller import Line
+    from irqio.controller.core import Line
 
 
 def _block_controller_signals(line: Line) -> None:
-    ctl = line._ctl
-    signums = {ctl._signum} | {ln.signum for ln in ctl.lines() if ln.signum is not None}
-    signal.pthread_sigmask(signal.SIG_BLOCK, signums)
+    signal.pthread_sigmask(signal.SIG_BLOCK, line._ctl._delivery.signals())
 
 
 class _Watcher:
