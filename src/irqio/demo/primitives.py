@@ -191,7 +191,7 @@ async def scenario(seconds: float) -> list[Row]:
     message_row = rows["Message"]
     message_row.sent = signal_calls.value
     message_row.coalesced = message.overwrites
-    current_unread = 1 if message._cell[1] != message._last_read else 0
+    current_unread = 1 if message._sets.value != message._last_read else 0
     message_row.lost = message_row.sent - message_row.received - message_row.coalesced
     message_row.lost -= current_unread
     # Signals the kernel or CPython merged before any handler ran are not events we were sent.

@@ -7,16 +7,11 @@ the kernel's last look but before the sleep still ends the sleep, so no wake is 
 checking and sleeping.
 """
 
-from __future__ import annotations
-
 import os
 import select
 import time
 
-try:
-    from typing import TYPE_CHECKING
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
+from irqio._compat import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,7 +34,7 @@ class VirtualClock:
     `wait` raises `Deadlock`.
     """
 
-    def __init__(self, on_idle: Callable[[float | None], bool] | None = None) -> None:
+    def __init__(self, on_idle: "Callable[[float | None], bool] | None" = None) -> None:
         self.t = 0.0
         self.on_idle = on_idle
         self.sleeps = 0  # idle steps that advanced time
@@ -50,7 +45,7 @@ class VirtualClock:
     def alert(self) -> None:
         pass  # nothing sleeps for real: `wait` reads `kernel.alerted` itself
 
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
+    def wait(self, dt: float | None, kernel: "Kernel") -> None:
         if kernel.alerted:
             return
         on_idle = self.on_idle
@@ -80,7 +75,7 @@ class RealClock:
         except OSError:
             pass
 
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
+    def wait(self, dt: float | None, kernel: "Kernel") -> None:
         if kernel.alerted:
             return
         if dt is None or dt > 0:

@@ -9,24 +9,19 @@ interleave and tasks fall out of it. The explorer finds that on its own
 (examples/check/naive_event_5795.py). Use `irqio.Event` instead.
 """
 
-from __future__ import annotations
-
-try:
-    from typing import TYPE_CHECKING, Any
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
-
+from irqio._compat import TYPE_CHECKING
 from irqio.kernel.core import Kernel, current
 from irqio.kernel.heap import TaskQueue
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from typing import Any
 
 
 class NaiveEvent:
     """Latched event whose `set()` touches the task queue directly. Task context only."""
 
-    def __init__(self, kernel: Kernel | None = None) -> None:
+    def __init__(self, kernel: "Kernel | None" = None) -> None:
         self.state = False
         self.waiting = TaskQueue()  # tasks parked in wait()
         self.kernel = kernel
@@ -45,15 +40,15 @@ class NaiveEvent:
     def clear(self) -> None:
         self.state = False
 
-    def wait(self) -> _Wait:
+    def wait(self) -> "_Wait":
         return _Wait(self)
 
 
 class _Wait:
-    def __init__(self, event: NaiveEvent) -> None:
+    def __init__(self, event: "NaiveEvent") -> None:
         self.event = event
 
-    def __await__(self) -> Generator[None, Any, bool]:
+    def __await__(self) -> "Generator[None, Any, bool]":
         event = self.event
         if not event.state:
             kernel = current()

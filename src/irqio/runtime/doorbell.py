@@ -1,10 +1,12 @@
 """The doorbell: the one path from interrupt context into a scheduler's task context.
 
 Every primitive hands work to task context the same way: publish its state, then `ring()` the
-doorbell with itself. The doorbell queues it on `pending` (a `collections.deque`, whose `append`
-cannot be torn) and, unless an alert is already due, alerts the scheduler through its port (a
-write to an fd the loop watches, a flag the kernel's idle step reads). The scheduler then calls
-`service()` in task context, the only place futures, task queues and waiter lists are touched.
+doorbell with itself. The doorbell queues it on `pending` (a ring whose append cannot be torn:
+one shared deque on CPython, one ring per producer context on MicroPython, see
+`irqio.runtime.rings`) and, unless an alert is already due, alerts the scheduler through its
+port (a write to an fd the loop watches, a flag the kernel's idle step reads). The scheduler
+then calls `service()` in task context, the only place futures, task queues and waiter lists
+are touched.
 
 Why no ring is ever lost (the checker tests this, see tests/check):
 
@@ -25,12 +27,20 @@ its own holder would hang the thread.
 Coalescing: while `_due` is True no further `_alert()` happens, so a storm of rings costs one
 alert (one syscall on the asyncio port) per service cycle. Two rings racing past the check both
 alert; that is a spare alert, never a lost one.
+
+Why no primitive goes deaf when a bounded ring is full (MicroPython: more primitives rung from
+one context than its ring holds before a service): `ring()` then stores `_overflow = True`
+*before* its alert, and `service()` services every primitive in `parked` (those with a task
+parked on them, kept in task context by `park`/`unpark`). A primitive with nobody parked has
+nobody to wake: its state stays published for the next `wait()`. The primitive's own
+`_queued` mark is given back when its ring fails (see `_Primitive._ring`), so its next ring is
+queued again.
 """
 
-from irqio._compat import TYPE_CHECKING, unbounded_deque
+from irqio._compat import TYPE_CHECKING
+from irqio.runtime.rings import ring as _ring
 
 if TYPE_CHECKING:
-    from collections import deque
     from collections.abc import Callable, Generator
     from typing import Any, Protocol
 
@@ -72,32 +82,51 @@ class Doorbell:
 
     def __init__(self) -> None:
         # Items waiting for `service()`. Appended from any context, drained in task context.
-        self.pending: deque[Serviced] = unbounded_deque()
+        self.pending = _ring(None)
         # True from the ring that made an alert until `service()` starts.
         self._due = False
+        # True when a ring found its ring full (MicroPython only; see the module docstring).
+        self._overflow = False
+        # Primitives with a task parked on them (task context only): the overflow scan.
+        self.parked: dict[Serviced, None] = {}
 
-    def ring(self, item: "Serviced") -> None:
-        """Queue `item` for service and alert the scheduler if no alert is due. Any context."""
-        self.pending.append(item)  # publish first
+    def ring(self, item: "Serviced") -> bool:
+        """Queue `item` for service and alert the scheduler if no alert is due. Any context.
+        False when `item` could not be queued (a full ring): the service scans `parked`."""
+        queued = self.pending.put(item)  # publish first
+        if not queued:
+            self._overflow = True  # before the alert (and its `_due` check), like the item
         if not self._due:
             self._due = True
             self._alert()
+        return queued
 
     def service(self) -> None:
         """Service what was rung. Task context only; the port calls it when alerted."""
         self._due = False  # before reading `pending`: a ring() after this line alerts again
-        pending = self.pending
-        # Only what is there now: items added meanwhile alerted again (they saw `_due` False),
-        # and a storm of rings cannot keep this loop from returning.
-        n = len(pending)
+        # Only what is there now (`drain`): items added meanwhile alerted again (they saw
+        # `_due` False), and a storm of rings cannot keep this loop from returning.
+        done = False
         try:
-            while n:
-                n -= 1
-                pending.popleft()._service()
+            for item in self.pending.drain():
+                item._service()
+            if self._overflow:
+                self._overflow = False  # before the scan, as `_due` before the drain
+                for item in list(self.parked):
+                    item._service()
+            done = True
         finally:
-            if n and not self._due:  # an item raised: the rest must not wait for the next ring
+            if not done and not self._due:  # an item raised: the rest must not wait
                 self._due = True
                 self._alert()
+
+    def park(self, item: "Serviced") -> None:
+        """`item` has a task parked on it now. Task context."""
+        self.parked[item] = None
+
+    def unpark(self, item: "Serviced") -> None:
+        """`item` has no task parked on it any more. Task context."""
+        self.parked.pop(item, None)
 
     # -- per port ---------------------------------------------------------------------------
 

@@ -5,15 +5,13 @@ one waiter, naming the source. The work per wake is the woken sources' own, plus
 unhook from the k sources of this call: it does not grow with how many primitives exist.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
+from irqio._compat import TYPE_CHECKING
 from irqio.runtime import ports
 from irqio.runtime.primitives import Event, Flag, Message, Queue, _Primitive
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
+    from typing import Any
 
     from irqio.runtime.doorbell import Waiter
 
@@ -27,7 +25,7 @@ class _Entry:
 
     __slots__ = ("on_cancel", "source", "waiter")
 
-    def __init__(self, waiter: Waiter, source: _Primitive) -> None:
+    def __init__(self, waiter: "Waiter", source: "_Primitive") -> None:
         self.waiter = waiter
         self.source = source
         self.on_cancel: Callable[[Waiter], None] | None = None
@@ -36,14 +34,14 @@ class _Entry:
     def done(self) -> bool:
         return self.waiter.done
 
-    def wake(self, value: Any) -> None:
+    def wake(self, value: "Any") -> None:
         self.waiter.wake(self.source)
 
-    def __await__(self) -> Generator[Any, None, Any]:  # pragma: no cover - never awaited
+    def __await__(self) -> "Generator[Any, None, Any]":  # pragma: no cover - never awaited
         raise TypeError("a wait_any entry is not awaitable")
 
 
-async def wait_any(*sources: Source, timeout: float | None = None) -> list[Source]:
+async def wait_any(*sources: "Source", timeout: float | None = None) -> "list[Source]":
     """Wait until at least one of `sources` is ready; return the ready ones, in argument order.
 
     Ready means: a `Flag` was set (and is consumed, as `Flag.wait()` would), an `Event` or
@@ -72,7 +70,7 @@ async def wait_any(*sources: Source, timeout: float | None = None) -> list[Sourc
             entries.append(entry)
             source._hook(entry)
 
-        def unhook(_waiter: Waiter | None = None, entries: list[_Entry] = entries) -> None:
+        def unhook(_waiter: "Waiter | None" = None, entries: "list[_Entry]" = entries) -> None:
             for entry in entries:
                 entry.source._forget(entry)
 
@@ -98,7 +96,7 @@ async def wait_any(*sources: Source, timeout: float | None = None) -> list[Sourc
         # Woken by a Queue whose items another getter took first: wait again.
 
 
-def _timeout_of(waiter: Waiter) -> Callable[[], None]:
+def _timeout_of(waiter: "Waiter") -> "Callable[[], None]":
     def timeout() -> None:
         waiter.wake(None)
 

@@ -2,10 +2,11 @@
 
 A port registers a finder with `add_finder`: a function that returns the doorbell of the
 scheduler running the calling task, or None when that scheduler is not one of its own. The
-kernel port registers itself when the kernel starts; CPython's asyncio port is the default.
+kernel port registers itself when the kernel starts. The default is the interpreter's asyncio:
+`irqio.runtime.ports.asyncio` on CPython, `irqio.runtime.ports.micropython` on MicroPython.
 """
 
-from irqio._compat import TYPE_CHECKING
+from irqio._compat import MICROPYTHON, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,8 +31,11 @@ def current() -> "Doorbell":
             return found
     global _default_finder
     if _default_finder is None:
-        # Imported on first use, not at module level: the asyncio port is CPython's.
-        from irqio.runtime.ports.asyncio import running_doorbell
+        # Imported on first use, not at module level: each interpreter has its own asyncio.
+        if MICROPYTHON:
+            from irqio.runtime.ports.micropython import running_doorbell
+        else:
+            from irqio.runtime.ports.asyncio import running_doorbell  # type: ignore[assignment]
 
         _default_finder = running_doorbell
     return _default_finder()

@@ -12,33 +12,31 @@
   `wake()` puts it back on the task queue, in task context, inside `service()`.
 * `call_later` is a kernel task that sleeps on the kernel's clock (virtual or real).
 
-Importing this module registers the port with `irqio.runtime.ports.add_finder`; the kernel imports
-it when it starts running, so primitives work inside any kernel task.
+Importing this module registers the port with `irqio.runtime.ports.add_finder`; the kernel
+imports it when it starts running, so primitives work inside any kernel task.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
+from irqio._compat import TYPE_CHECKING
 from irqio.kernel import Kernel, Task, current
 from irqio.runtime import ports
 from irqio.runtime.doorbell import Doorbell, Waiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
+    from typing import Any
 
 
 class KernelWaiter:
     """One parked kernel task. Task context only."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: "Kernel") -> None:
         self.kernel = kernel
         self.done = False  # woken or cancelled
         self.on_cancel: Callable[[Waiter], None] | None = None
         self._task: Task | None = None
         self._value: Any = None
 
-    def wake(self, value: Any) -> None:
+    def wake(self, value: "Any") -> None:
         if self.done:
             return  # first wake wins
         self.done = True
@@ -48,7 +46,7 @@ class KernelWaiter:
             self._task = None
             self.kernel.ready(task, value)
 
-    def remove(self, task: Task) -> bool:
+    def remove(self, task: "Task") -> bool:
         """The kernel cancels the parked task: forget it and tell the primitive."""
         if self.done:
             return False
@@ -58,7 +56,7 @@ class KernelWaiter:
             self.on_cancel(self)
         return True
 
-    def __await__(self) -> Generator[None, Any, Any]:
+    def __await__(self) -> "Generator[None, Any, Any]":
         if not self.done:
             task = self.kernel.cur_task
             assert task is not None, "await an irqio primitive from inside a kernel task"
@@ -73,7 +71,7 @@ class KernelWaiter:
 class KernelDoorbell(Doorbell):
     """The doorbell of one kernel."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: "Kernel") -> None:
         super().__init__()
         self.kernel = kernel
         self.alerts = 0  # alerts that reached the kernel (spare ones included)
@@ -84,10 +82,10 @@ class KernelDoorbell(Doorbell):
         self.alerts += 1
         self.kernel.alert()
 
-    def new_waiter(self) -> Waiter:
+    def new_waiter(self) -> "Waiter":
         return KernelWaiter(self.kernel)
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Callable[[], None]:
+    def call_later(self, delay: float, callback: "Callable[[], None]") -> "Callable[[], None]":
         kernel = self.kernel
 
         async def later() -> None:
@@ -110,7 +108,7 @@ class KernelDoorbell(Doorbell):
         return f"<irqio doorbell of kernel at {id(self.kernel):#x}>"
 
 
-def doorbell_of(kernel: Kernel) -> KernelDoorbell:
+def doorbell_of(kernel: "Kernel") -> "KernelDoorbell":
     """The kernel's doorbell, made on first use (kept on the kernel: it lives as long)."""
     found: KernelDoorbell | None = getattr(kernel, "irqio_doorbell", None)
     if found is None:
@@ -119,7 +117,7 @@ def doorbell_of(kernel: Kernel) -> KernelDoorbell:
     return found
 
 
-def _find() -> Doorbell | None:
+def _find() -> "Doorbell | None":
     kernel = current()
     return doorbell_of(kernel) if kernel is not None else None
 
