@@ -13,6 +13,13 @@ ONE = [
     p.queue_items_arrive,
     p.slots_callback_runs,
 ]
+FOREIGN = [
+    p.flag_foreign_setter,
+    p.event_foreign_setter,
+    p.message_foreign_setter,
+    p.queue_foreign_producer,
+    p.slots_foreign_signal,
+]
 TWO = [
     p.flag_two_handlers,
     p.event_two_handlers,
@@ -88,3 +95,10 @@ def test_queue_with_a_foreign_producer_thread_three_switches_random(sc: Scenario
     # random walks reach thread in, task back, thread resumed, in a second or two.
     result = assert_safe(sc, preemptions=3, mode="random", seed=1, runs=2000)
     assert result.schedules_run == 2000
+
+
+@pytest.mark.parametrize("sc", _cases(FOREIGN), ids=lambda sc: sc.name)
+def test_a_setter_on_another_core_exhaustive(sc: Scenario) -> None:
+    # Every primitive's interrupt side from a foreign thread, both ports, two switches.
+    result = assert_safe(sc, preemptions=2)
+    assert result.schedules_run > result.points > 20
