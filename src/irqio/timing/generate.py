@@ -36,7 +36,7 @@ def random_system(
     for i in range(n_lines):
         instructions = rng.randint(1, 200)
         placement = rng.choice(["ram", "flash"])
-        sections = [
+        sections: list[dict[str, Any]] = [
             {
                 "name": f"s{k}",
                 "resource": rng.choice(resources),
