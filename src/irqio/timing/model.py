@@ -52,6 +52,9 @@ class SimResult:
     trace_truncated: bool
     cache_hits: int
     cache_misses: int
+    seed: int = 0  # the seed the run used (the file's unless overridden)
+    # Lines still pending when the run ended -> their arrival: a wait no latency sample holds.
+    pending: dict[str, int] = field(default_factory=dict)
 
     def us(self, cycles: float) -> float:
         return self.system.profile.us(cycles)
@@ -350,6 +353,8 @@ class Simulator:
             trace_truncated=self.truncated,
             cache_hits=self.cache.hits,
             cache_misses=self.cache.misses,
+            seed=self.seed,
+            pending=dict(self.pending),
         )
 
     def _end_handler(self, f: _Frame, stats: dict[str, LineStats]) -> None:
