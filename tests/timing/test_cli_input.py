@@ -152,7 +152,8 @@ def test_inf_and_nan(
 @pytest.mark.parametrize(
     ("old", "new", "words"),
     [
-        ("rate_hz = 1000", "rate_hz = 0", ("rate_hz: must be > 0",)),
+        ("rate_hz = 1000", "rate_hz = 0", ("rate_hz: must be >= 0.001 (got 0)",)),
+        ("rate_hz = 1000", "rate_hz = 1e-300", ("rate_hz: must be >= 0.001 (got 1e-300)",)),
         ("instructions = 10,", "instructions = 2147483648,", (f"<= {MAX_INSTRUCTIONS:,}",)),
         ("instructions = 8", "instructions = 10000000", (f"<= {MAX_INSTRUCTIONS:,}",)),
         ("data_loads = 1", "data_loads = 10000000", ("data_loads: must be <= 10,000",)),

@@ -25,6 +25,10 @@ MAX_RUN_EVENTS = 2_000_000
 # Times: periods, gaps, jitter, offsets, trace times and simulated seconds.
 MAX_SECONDS = 3600.0
 
+# Background sections: entered at least once in 1000 s (a rarer one never runs in a run), at
+# most once per cycle.
+MIN_RATE_HZ = 0.001
+
 # Chips: microcontrollers run between kHz (low-power clocks) and a few GHz.
 MIN_CLOCK_HZ = 1_000
 MAX_CLOCK_HZ = 10_000_000_000

@@ -559,9 +559,10 @@ class _Parser:
         if background:
             clock = self.profile.clock_hz
             rate = self.number(t["rate_hz"], f"{key}.rate_hz", maximum=clock, why="the clock")
-            if rate <= 0:
+            if rate < limits.MIN_RATE_HZ:
                 raise self.fail(
-                    f"{key}.rate_hz", f"must be > 0 (got {rate}); how often the VM enters it"
+                    f"{key}.rate_hz",
+                    f"must be >= {limits.MIN_RATE_HZ:g} (got {rate}): how often the VM enters it",
                 )
         loads = self.number(
             t.get("data_loads", 0),
