@@ -27,7 +27,17 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
 def plot_distribution(results: list[SimResult], bounds: dict[str, list[Bound]], path: Path) -> Path:
+    return _save(distribution_figure(results, bounds), path)
+
+
+def distribution_figure(results: list[SimResult], bounds: dict[str, list[Bound]]) -> Any:
     """One panel per line: the empirical CDF of start latency (µs) for each policy, and each
     policy's bound as a dashed line of the same colour."""
     plt = _pyplot()
@@ -55,9 +65,7 @@ def plot_distribution(results: list[SimResult], bounds: dict[str, list[Bound]], 
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 @dataclass
@@ -112,6 +120,10 @@ def _within(items: list[Any], lo: int, hi: int) -> list[Any]:
 
 
 def plot_worst_timeline(result: SimResult, bounds: list[Bound], path: Path) -> Path:
+    return _save(timeline_figure(result, bounds), path)
+
+
+def timeline_figure(result: SimResult, bounds: list[Bound]) -> Any:
     """One panel per line around its worst start, time in µs from that arrival: every line's
     pending and active spans, the background code (running or inside a critical section), the
     mask level and the flash misses as rows, the arrival and the start bound as lines."""
@@ -127,9 +139,7 @@ def plot_worst_timeline(result: SimResult, bounds: list[Bound], path: Path) -> P
         _panel(ax, result, sp, target, bound, rows)
     _key(fig, system.profile.priority_levels + 1)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / height))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _panel(

@@ -20,7 +20,9 @@ from irqio.timing.system import System
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; }
 table { border-collapse: collapse; margin: 1em 0; }
-th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right;
+  white-space: nowrap; }
+div.wide { overflow-x: auto; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
 td.left { text-align: left; }
 tr.over td { background: #fdd; }
@@ -85,11 +87,12 @@ def write_index(
         "the line's busy window; <em>job</em> says which one starts last, 0 = the first). A "
         "row whose simulated maximum is above its bound would be shaded red. <em>lost</em>: "
         "arrivals while the line was still pending.</p>",
-        "<table><tr><th>line</th><th>policy</th><th>min µs</th><th>p50 µs</th><th>p99 µs</th>"
+        '<div class="wide"><table><tr><th>line</th><th>policy</th><th>min µs</th><th>p50 µs</th>'
+        "<th>p99 µs</th>"
         "<th>max µs</th><th>bound µs</th><th>n</th><th>lost</th><th>bound set by</th>"
         "<th>job</th></tr>",
         *rows,
-        "</table>",
+        "</table></div>",
         *(f'<p><img src="{esc(n)}" alt="{esc(n)}"></p>' for n in images),
         "<h2>Traces</h2><ul>",
         *(f'<li><a href="{esc(n)}">{esc(n)}</a></li>' for n in traces),
