@@ -308,3 +308,13 @@ def test_progress_goes_to_stderr(
     code, out, err = run("sim", str(write_toml(GOOD)))
     assert code == 0
     assert "simulating 0.001 s per policy" in err and "simulating" not in out
+
+
+def test_an_escape_sequence_in_the_out_path_is_not_printed(
+    run: Run, write_toml: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "re\x1b[2Jport"
+    code, stdout, err = run("sim", str(write_toml(GOOD)), "--out", str(out))
+    assert code == 0, err
+    assert "\x1b" not in stdout and "re\\x1b[2Jport/index.html" in stdout
+    assert (out / "index.html").is_file()

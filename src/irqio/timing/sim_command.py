@@ -289,4 +289,4 @@ def print_table(
     console = table_console()
     console.print(table)
     for f in files:
-        console.print(Text(f"wrote {f}"))
+        console.print(Text(f"wrote {printable(f)}"))
