@@ -39,6 +39,7 @@ class LineStats:
     responses: list[int] = field(default_factory=list)  # arrival -> last handler instruction done
     overruns: int = 0  # arrivals while still pending (coalesced, as the NVIC does)
     worst_arrival: int = -1
+    worst: int = -1  # the largest latency so far (its arrival is worst_arrival)
 
 
 @dataclass
@@ -333,8 +334,8 @@ class Simulator:
                 start = h.stall_end  # the first instruction runs once its fetch is done
                 st = stats[line.name]
                 st.latencies.append(start - arrival)
-                if st.latencies[-1] == max(st.latencies):
-                    st.worst_arrival = arrival
+                if start - arrival >= st.worst:  # why: max() here made a run quadratic
+                    st.worst, st.worst_arrival = start - arrival, arrival
                 want = self._best() is not None
                 continue
             # exit finished: return to the frame below
