@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from irqio.timing.errors import (
     EXIT_MISSING_EXTRA,
     EXIT_NO_BOUND,
     EXIT_OUTPUT,
+    SystemFileError,
 )
-from irqio.timing.limits import MAX_INSTRUCTIONS, MAX_RUN_EVENTS
+from irqio.timing.limits import MAX_INSTRUCTIONS, MAX_RUN_EVENTS, MAX_TRACE_TIMES
+from irqio.timing.system import parse_system
 
 GOOD = """\
 [system]
@@ -199,8 +202,22 @@ def test_a_run_too_long_for_the_simulator(
     # Line b may arrive every 50 µs: an hour is 72 M arrivals.
     code, _, err = run("sim", str(write_toml(GOOD)), "--seconds", "3600")
     assert code == EXIT_BAD_INPUT
-    assert f"the simulator runs at most {MAX_RUN_EVENTS:,} per policy" in err
-    assert "--seconds: 3600 s of this system is up to" in err
+    assert f"the simulator runs at most {MAX_RUN_EVENTS:,} per policy (here about" in err
+    assert "--seconds: 3600 s of this system is about" in err
+    # The file's own seconds are checked the same way.
+    code, _, err = run("sim", str(write_toml(GOOD.replace("seconds = 0.001", "seconds = 3600"))))
+    assert code == EXIT_BAD_INPUT and "system.seconds: 3600 s of this system" in err
+
+
+def test_a_trace_too_long() -> None:
+    # A file cannot hold that many (1 MiB); parse_system's callers (sweeps) can.
+    data = tomllib.loads(GOOD)
+    data["lines"][0]["arrival"] = {
+        "kind": "trace",
+        "times_cycles": list(range(MAX_TRACE_TIMES + 1)),
+    }
+    with pytest.raises(SystemFileError, match="times_cycles: at most 2,000,000 times"):
+        parse_system(data, "big.toml")
 
 
 def test_markup_in_names_is_printed_as_is(run: Run, write_toml: Callable[[str], Path]) -> None:

@@ -18,9 +18,11 @@ MAX_INSTRUCTIONS = 100_000
 MAX_DATA_LOADS = 10_000  # const loads per section: one fetch step each
 MAX_FOOTPRINT_BYTES = 1 << 32  # a 32-bit address space
 
-# Every arrival is drawn before the run starts (they are sorted in a heap), and each costs a few
-# events: bound the arrivals and background section entries of one policy's run (~10-20 s).
-MAX_RUN_EVENTS = 2_000_000
+# A run's work is its events: every arrival and background section entry, and every fetch step
+# of the code they run. The simulator does ~0.3-1 M events per second: bound one policy's run
+# (budget.py estimates it before the run and says how many seconds fit).
+MAX_RUN_EVENTS = 10_000_000
+MAX_TRACE_TIMES = 2_000_000  # times of a `trace` arrival (all drawn before the run)
 
 # Times: periods, gaps, jitter, offsets, trace times and simulated seconds.
 MAX_SECONDS = 3600.0

@@ -11,6 +11,7 @@ from typing import Any
 from irqio.timing import outdir
 from irqio.timing.analysis import Bound, analyze
 from irqio.timing.analyze_command import report_unbounded
+from irqio.timing.budget import check_run
 from irqio.timing.errors import (
     EXIT_BAD_INPUT,
     EXIT_MISSING_EXTRA,
@@ -24,7 +25,7 @@ from irqio.timing.errors import (
 from irqio.timing.model import SimResult, Simulator
 from irqio.timing.runinfo import RunInfo, run_info
 from irqio.timing.summary import LatencySummary, summarize
-from irqio.timing.system import POLICIES, System, check_run, load_system
+from irqio.timing.system import POLICIES, System, load_system
 
 TRACE_LIMIT = 2_000_000  # events kept for the VCD / Perfetto files (memory guard)
 

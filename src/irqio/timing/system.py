@@ -120,40 +120,6 @@ class System:
     def cycles(self, us: float) -> int:
         return round(us * self.profile.clock_hz / 1e6)
 
-    def run_events(self, seconds: float) -> int:
-        """At most how many arrivals and background section entries a run of `seconds` holds
-        (the simulator's work and memory grow with them)."""
-        cycles = seconds * self.profile.clock_hz
-        n = sum(
-            len(ln.arrival.times) if ln.arrival.kind == "trace" else cycles / ln.arrival.gap + 1
-            for ln in self.lines
-        )
-        return math.ceil(n + sum(s.rate_hz for s in self.background.sections) * seconds)
-
-
-def check_run(system: System, seconds: float, key: str) -> None:
-    """Raise SystemFileError unless a run of `seconds` (from `key`: `system.seconds` or
-    `--seconds`) is one the simulator can do: finite, at least a cycle, bounded work."""
-    path = system.path
-    if not math.isfinite(seconds) or seconds <= 0 or seconds > limits.MAX_SECONDS:
-        raise SystemFileError(
-            path, key, f"got {seconds}; allowed: > 0 and <= {limits.MAX_SECONDS:g}"
-        )
-    if round(seconds * system.profile.clock_hz) < 1:
-        raise SystemFileError(
-            path, key, f"got {seconds} s, less than one cycle at {system.profile.clock_hz:,} Hz"
-        )
-    events = system.run_events(seconds)
-    if events > limits.MAX_RUN_EVENTS:
-        most = seconds * limits.MAX_RUN_EVENTS / events
-        raise SystemFileError(
-            path,
-            key,
-            f"{seconds:g} s of this system is up to {events:,} arrivals and background section "
-            f"entries; the simulator runs at most {limits.MAX_RUN_EVENTS:,} per policy "
-            f"(here about {most:.3g} s)",
-        )
-
 
 def system_names() -> list[str]:
     """The systems shipped with irqio (`timing/systems/*.toml`), usable by name."""
@@ -522,8 +488,8 @@ class _Parser:
         values = raw[field]
         if not isinstance(values, list) or not values:
             raise self.fail(f"{key}.{field}", "must be a non-empty list of times")
-        if len(values) > limits.MAX_RUN_EVENTS:
-            raise self.fail(f"{key}.{field}", f"at most {limits.MAX_RUN_EVENTS:,} times")
+        if len(values) > limits.MAX_TRACE_TIMES:
+            raise self.fail(f"{key}.{field}", f"at most {limits.MAX_TRACE_TIMES:,} times")
         most = limits.MAX_SECONDS * self.profile.clock_hz / scale  # in the unit given
         times = sorted(
             round(self.number(v, f"{key}.{field}[{n}]", maximum=most, why="3600 s") * scale)
