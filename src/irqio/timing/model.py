@@ -39,6 +39,7 @@ class LineStats:
     responses: list[int] = field(default_factory=list)  # arrival -> last handler instruction done
     overruns: int = 0  # arrivals while still pending (coalesced, as the NVIC does)
     worst_arrival: int = -1
+    worst: int = -1  # the largest latency so far (its arrival is worst_arrival)
 
 
 @dataclass
@@ -52,6 +53,9 @@ class SimResult:
     trace_truncated: bool
     cache_hits: int
     cache_misses: int
+    seed: int = 0  # the seed the run used (the file's unless overridden)
+    # Lines still pending when the run ended -> their arrival: a wait no latency sample holds.
+    pending: dict[str, int] = field(default_factory=dict)
 
     def us(self, cycles: float) -> float:
         return self.system.profile.us(cycles)
@@ -330,8 +334,8 @@ class Simulator:
                 start = h.stall_end  # the first instruction runs once its fetch is done
                 st = stats[line.name]
                 st.latencies.append(start - arrival)
-                if st.latencies[-1] == max(st.latencies):
-                    st.worst_arrival = arrival
+                if start - arrival >= st.worst:  # why: max() here made a run quadratic
+                    st.worst, st.worst_arrival = start - arrival, arrival
                 want = self._best() is not None
                 continue
             # exit finished: return to the frame below
@@ -350,6 +354,8 @@ class Simulator:
             trace_truncated=self.truncated,
             cache_hits=self.cache.hits,
             cache_misses=self.cache.misses,
+            seed=self.seed,
+            pending=dict(self.pending),
         )
 
     def _end_handler(self, f: _Frame, stats: dict[str, LineStats]) -> None:
