@@ -8,15 +8,12 @@ process: MicroPython's asyncio runs one loop at a time, its queues are module gl
   clears `data` and pushes the task on asyncio's run queue, as `asyncio.Event.set()` does.
   `Task.cancel()` finds the waiter through `data.remove(task)`, exactly as it finds an `Event`'s
   queue: the waiter leaves its primitive and asyncio throws `CancelledError` into the task.
-* **The wake path.** One wake object per loop, registered with asyncio's poller by one service
-  task, whatever the number of primitives and waiters. The interrupt side's alert makes it
-  ready; the poller ends its sleep and the service task runs `service()` in task context.
-  - unix (and any port with sockets and `select.poll` on file descriptors): a UDP socket on
-    127.0.0.1 connected to itself; the alert is one `send` of one byte. A file descriptor, so
-    the poller sleeps in `poll()` with no 1 ms sweep (an object without one, like
-    `ThreadSafeFlag`, makes the unix poller wake every millisecond).
-  - bare metal: an object whose `ioctl(MP_STREAM_POLL)` reports the alert, like
-    `ThreadSafeFlag`; the IRQ that stored it also ends the poller's WFE.
+* **The wake path.** One alert channel per loop (`irqio.runtime.alert_channel`, shared with
+  irqio's kernel), registered with asyncio's poller by one service task, whatever the number
+  of primitives and waiters. The interrupt side's alert makes it ready; the poller ends its
+  sleep and the service task runs `service()` in task context. On the unix port it is a UDP
+  socket connected to itself (a file descriptor: the poller sleeps in `poll()` with no 1 ms
+  sweep); on bare metal an `io.IOBase` whose `ioctl` reports a store, like `ThreadSafeFlag`.
 * **Loops in sequence.** `asyncio.run()` twice reuses asyncio's queues, and the service task
   with them; after `asyncio.new_event_loop()` the next wait starts a new service task there.
 
@@ -28,6 +25,7 @@ import asyncio as _asyncio_module
 import sys
 
 from irqio._compat import TYPE_CHECKING
+from irqio.runtime.alert_channel import AlertChannel
 from irqio.runtime.doorbell import Doorbell
 from irqio.runtime.errors import NoScheduler
 
@@ -40,8 +38,6 @@ if TYPE_CHECKING:
 # MicroPython's asyncio (its `core`, `sleep_ms`), not what CPython's stubs describe.
 asyncio: "Any" = _asyncio_module
 _core: "Any" = asyncio.core
-_ALERT = b"\x00"
-_MP_STREAM_POLL = 3
 
 
 class _Waiter:
@@ -88,84 +84,13 @@ class _Waiter:
     __await__ = __iter__
 
 
-class _Pollable:
-    """Bare metal's wake object: ready while `state` is 1 (one store from any context)."""
-
-    def __init__(self) -> None:
-        self.state = 0
-
-    def ioctl(self, req: int, flags: int) -> int:
-        if req == _MP_STREAM_POLL:
-            return self.state * flags
-        return -1
-
-
-def _udp_self(socket: "Any") -> "Any":
-    """A UDP socket on 127.0.0.1 connected to itself (MicroPython's sockets have no
-    `getsockname`, so the port is chosen here; a taken one is skipped)."""
-    import time
-
-    ticks_us: Any = getattr(time, "ticks_us")  # noqa: B009 - MicroPython's, not in the stubs
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    seed = ticks_us()
-    for attempt in range(64):
-        port = 20000 + (seed + attempt * 7919) % 40000
-        address = socket.getaddrinfo("127.0.0.1", port)[0][-1]
-        try:
-            sock.bind(address)
-        except OSError:
-            continue
-        sock.connect(address)
-        sock.setblocking(False)
-        return sock
-    sock.close()
-    raise OSError("irqio: no free UDP port on 127.0.0.1 for the wake socket")
-
-
-def _wake_object() -> "tuple[Any, Callable[[], Any], Callable[[], None]]":
-    """(object to poll, alert, drain) for this port."""
-    if sys.platform in ("linux", "darwin", "freebsd"):
-        try:
-            import socket
-
-            sock = _udp_self(socket)
-        except (ImportError, OSError):
-            pass
-        else:
-            send = sock.send
-
-            def alert() -> None:
-                try:
-                    send(_ALERT)
-                except OSError:
-                    pass  # a full buffer already holds an alert
-
-            def drain_socket() -> None:
-                # One datagram per alert, and alerts are coalesced (one per service cycle):
-                # read one. A spare left behind makes one spare service, never a lost one.
-                try:
-                    sock.recv(16)
-                except OSError:
-                    pass  # nothing there (EAGAIN)
-
-            return sock, alert, drain_socket
-    pollable = _Pollable()
-
-    def store() -> None:
-        pollable.state = 1
-
-    def drain_pollable() -> None:
-        pollable.state = 0
-
-    return pollable, store, drain_pollable
-
-
 class MicroPythonDoorbell(Doorbell):
     """The doorbell of MicroPython's asyncio (one per process)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._poll_obj, self._alert_fn, self._drain = _wake_object()
+        channel = self._channel = AlertChannel()
+        self._poll_obj, self._alert_fn, self._drain = channel.pollable, channel.alert, channel.drain
         self.services = 0  # service cycles run (task context)
         self._io_queue: Any = None  # the asyncio IOQueue our service task waits in
         self._serving = False  # the service task is alive
