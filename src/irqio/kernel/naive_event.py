@@ -56,7 +56,7 @@ class _Wait:
             event.kernel = kernel
             task = kernel.cur_task
             assert task is not None
-            event.waiting.push(task, kernel.clock.now())
+            event.waiting.push(task, kernel.clock.ticks())
             task.parked_in = event.waiting
             yield None
         return True

@@ -1,8 +1,9 @@
 """The kernel port: irqio's primitives on irqio's own scheduler (`irqio.kernel`).
 
 * The alert (`_alert`) is `kernel.alert()`: one store of `kernel.alerted` and the clock's
-  alert (a no-op on the virtual clock, one pipe write on the real one). Both are single steps
-  that cannot be torn, so the ring is safe from any context, re-entrant, and never blocks.
+  alert (a no-op on the virtual clock; on the real one a write to its alert channel, or a
+  store on bare metal, see `irqio.runtime.alert_channel`). Both are single steps that cannot
+  be torn, so the ring is safe from any context, re-entrant, never blocks, allocates nothing.
 * The kernel's loop reads `alerted` at the top of every turn and in its idle step
   (`wait_for_event_or_timeout`), clears it, *then* calls `service()` in task context. A ring
   after the clear is seen on the next turn; a ring between the idle step's last look and its
@@ -19,6 +20,7 @@ imports it when it starts running, so primitives work inside any kernel task.
 from irqio._compat import TYPE_CHECKING
 from irqio.kernel import Kernel, Task, current
 from irqio.runtime import ports
+from irqio.runtime.counters import Tally
 from irqio.runtime.doorbell import Doorbell, Waiter
 
 if TYPE_CHECKING:
@@ -74,12 +76,12 @@ class KernelDoorbell(Doorbell):
     def __init__(self, kernel: "Kernel") -> None:
         super().__init__()
         self.kernel = kernel
-        self.alerts = 0  # alerts that reached the kernel (spare ones included)
+        self.alerts = Tally()  # alerts that reached the kernel (spare ones included)
         self.reported: list[tuple[str, BaseException]] = []
         kernel.services.append(self.service)
 
     def _alert(self) -> None:
-        self.alerts += 1
+        self.alerts.bump()
         self.kernel.alert()
 
     def new_waiter(self) -> "Waiter":
