@@ -3,11 +3,15 @@ and the WebAssembly build. Each test runs one script of scripts/ and checks what
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.micropython.conftest import run_unix, run_wasm
+from tests.micropython.conftest import SCRIPTS, SRC, run_unix, run_wasm
 
 # -- the unix port: irqio inside MicroPython's asyncio -------------------------------------
 
@@ -123,3 +127,62 @@ def test_core_on_the_webassembly_build(micropython_wasm: Path, script: str) -> N
 def test_import_irqio_plain_on_the_webassembly_build(micropython_wasm: Path) -> None:
     out = run_wasm(micropython_wasm, "import_plain.py")
     assert "absent typing True" in out and "absent __future__ True" in out
+
+
+# -- irqio's kernel as MicroPython's asyncio: one suite, three interpreters --------------------
+
+COMPAT = "kernel_compat.py"
+
+
+def _compat_names(function: str | None = None) -> set[str]:
+    """The check names in kernel_compat.py (inside one test function, if named)."""
+    text = (SCRIPTS / COMPAT).read_text()
+    if function is not None:
+        start = text.index(f"def {function}(")
+        end = text.find("\nasync def ", start + 1)
+        text = text[start : end if end > 0 else None]
+    return set(re.findall(r'check\(\s*"([^"]+)"', text))
+
+
+def _compat_outcome(out: str) -> tuple[set[str], set[str], list[str]]:
+    lines = out.splitlines()
+    oks = {line[3:] for line in lines if line.startswith("ok ")}
+    skips = {line[5:].split(":")[0] for line in lines if line.startswith("skip ")}
+    return oks, skips, [line for line in lines if line.startswith("FAIL")]
+
+
+def test_kernel_compat_names_are_unique_and_many() -> None:
+    text = (SCRIPTS / COMPAT).read_text()
+    names = re.findall(r'check\(\s*"([^"]+)"', text)
+    assert len(names) == len(set(names)) > 50
+
+
+def test_kernel_compat_on_cpython() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPTS / COMPAT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+        cwd=SCRIPTS,
+    )
+    oks, skips, fails = _compat_outcome(done.stdout)
+    assert done.returncode == 0 and not fails, done.stdout + done.stderr[-3000:]
+    assert skips == set()
+    assert oks == _compat_names()
+
+
+def test_kernel_compat_on_the_unix_port(micropython_unix: Path) -> None:
+    oks, skips, fails = _compat_outcome(run_unix(micropython_unix, COMPAT))
+    assert not fails and skips == set()
+    assert oks == _compat_names()
+
+
+def test_kernel_compat_on_the_webassembly_build(micropython_wasm: Path) -> None:
+    # No threads and no sockets there: those checks say "skip" and why; the rest run on the
+    # real-time kernel, whose idle step polls the alert channel's io.IOBase object.
+    oks, skips, fails = _compat_outcome(run_wasm(micropython_wasm, COMPAT))
+    assert not fails
+    assert skips == {"set from another thread wakes the task", "streams"}
+    skipped = _compat_names("test_streams") | {"set from another thread wakes the task"}
+    assert oks == _compat_names() - skipped
