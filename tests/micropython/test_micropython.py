@@ -186,3 +186,23 @@ def test_kernel_compat_on_the_webassembly_build(micropython_wasm: Path) -> None:
     assert skips == {"set from another thread wakes the task", "streams"}
     skipped = _compat_names("test_streams") | {"set from another thread wakes the task"}
     assert oks == _compat_names() - skipped
+
+
+def test_kernel_hot_path_allocates_nothing_on_the_unix_port(micropython_unix: Path) -> None:
+    # Under micropython.heap_lock(): 500 task switches, 20 real sleeps, 20 thread -> task
+    # wakes through the alert channel; then the bytes the switches allocate, heap unlocked.
+    out = run_unix(micropython_unix, "kernel_heap_locked.py", "500")
+    assert "locked switches 500 sleeps 20 thread-wakes 20" in out, out
+    assert "memory-error 0 depth 0" in out, out
+    assert "bytes per switch 0" in out, out
+
+
+def test_kernel_idle_step_on_the_unix_port(micropython_unix: Path) -> None:
+    out = run_unix(micropython_unix, "kernel_realtime.py")
+    assert "thread-wake True" in out  # a _thread's set ends the sleep; main waits alone (#5843)
+    assert "soft-irq-wake [7]" in out  # a scheduled callback's set, with nothing else running
+    assert "thread-scheduled True" in out  # a thread's micropython.schedule, bounded poll
+    assert "flat True" in out, out  # one idle wait per sleep, 1 or 1000 tasks parked
+    assert "wfe True" in out
+    assert "lightsleep-missing True" in out  # a clear error where there is no lightsleep
+    assert "lightsleep first-ask True woken True bounded True" in out, out

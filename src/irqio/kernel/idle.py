@@ -9,8 +9,11 @@ idle step, and none looks at a primitive or a waiting task (its cost does not gr
   `micropython.schedule` callback writes the channel and ends it. MicroPython's `poll` runs
   pending scheduled callbacks when it starts (and after a signal interrupts it), so callbacks
   scheduled before the kernel went idle run inside the idle step, and their alerts end it at
-  once. On bare metal MicroPython's poller itself waits with WFE between looks at the channel
-  (a store from the IRQ): an interrupt ends that wait.
+  once. A callback another thread schedules while the process sleeps in `poll()` waits for
+  the sleep to end (nothing wakes `poll()` for it): set a primitive from that thread instead
+  (its alert ends the sleep), or bound each sleep with `PollIdle(max_ms=...)`. On bare metal
+  MicroPython's poller waits with WFE between looks at the channel (a store from the IRQ):
+  the interrupt ends that wait, and its scheduled callbacks run before the next look.
 * **"wfe"**: `machine.idle()` (WFI/WFE: the clock to the CPU is gated, peripherals run, any
   interrupt resumes it) in a loop until the kernel is alerted or the deadline comes. Between
   two `machine.idle()` calls the VM runs pending scheduled callbacks. An interrupt that lands
@@ -63,11 +66,26 @@ class Idle:
 
 
 class PollIdle(Idle):
-    """`select.poll` on the alert channel and the waited-on streams (see the module)."""
+    """`select.poll` on the alert channel and the waited-on streams (see the module).
+
+    `max_ms`: the longest single `poll()` (None: up to the deadline, or for ever). Bounding it
+    lets MicroPython run callbacks another thread schedules while the kernel sleeps (nothing
+    can wake a `poll()` for them on the unix port) at least that often, as MicroPython's own
+    `select.poll` does every millisecond for objects without a file descriptor."""
 
     name = "poll"
 
+    def __init__(self, max_ms: int | None = None) -> None:
+        super().__init__()
+        if max_ms is not None and (not isinstance(max_ms, int) or max_ms < 1):
+            raise ValueError(f"max_ms must be None or whole milliseconds >= 1, got {max_ms!r}")
+        self.max_ms = max_ms
+        self._max = -1 if max_ms is None else max_ms * PER_MS  # in ticks
+
     def wait(self, dt: int | None, kernel: "Kernel") -> None:
+        bound = self._max
+        if bound >= 0 and (dt is None or dt > bound):
+            dt = bound
         self.io.poll(dt)
 
 
