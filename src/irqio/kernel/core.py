@@ -101,6 +101,8 @@ class Kernel:
     # -- task context ----------------------------------------------------------------------
 
     def create_task(self, coro: "Coroutine[Any, Any, Any]", name: str = "") -> "Task":
+        if isinstance(coro, _Sleep):  # create_task(sleep(1)): a sleep of its own
+            coro = _await(_OneSleep(coro.take()))
         if not hasattr(coro, "send"):
             raise TypeError(f"create_task() needs a coroutine, got {coro!r}")
         task = Task(coro, self, name)
@@ -113,11 +115,11 @@ class Kernel:
         self.queue.push(task, self.clock.ticks())
         task.parked_in = self.queue
 
-    def sleep(self, seconds: float) -> "_Sleep":
+    def sleep(self, seconds: float) -> "_Sleep | _OneSleep":
         """Await this to sleep `seconds` (a float allocates on MicroPython: use sleep_ms)."""
         return self._sleep.arm(from_seconds(seconds))
 
-    def sleep_ms(self, ms: int) -> "_Sleep":
+    def sleep_ms(self, ms: int) -> "_Sleep | _OneSleep":
         """Await this to sleep `ms` milliseconds. No allocation on MicroPython (an int)."""
         return self._sleep.arm(from_ms(ms))
 
@@ -189,6 +191,7 @@ class Kernel:
             error = task.throw
             if error is not None:
                 task.throw = None
+                task.slept = False  # a sleep ended by the throw is over
                 task.coro.throw(error)
             else:
                 value = task.send_value
@@ -205,6 +208,7 @@ class Kernel:
             self._failed(task, error)
         finally:
             self.cur_task = None
+            self._sleep.delay = -1  # a sleep() made in this step and not awaited is void
 
     def _failed(self, task: "Task", error: BaseException) -> None:
         task._finish(None, error)
@@ -250,15 +254,22 @@ class _Sleep:
 
     One per kernel, armed by each `sleep()` call and consumed by the `await` that follows at
     once, so a sleep allocates nothing: its iterator is itself, and the StopIteration that ends
-    the await is made once (its traceback emptied before each raise). Like MicroPython's
-    `SingletonGenerator`: `s = sleep_ms(5); t = sleep_ms(6); await s` is not supported."""
+    the await is made once (its traceback emptied before each raise), in the way of
+    MicroPython's `SingletonGenerator`. Made and not awaited at once:
+
+    * a second sleep made while one is armed (`gather(sleep(1), sleep(2))`) is a `_OneSleep` of
+      its own, and `gather` / `wait_for` / `create_task` turn an armed one into one too;
+    * the kernel voids an armed sleep when the step that made it ends, and awaiting it later
+      (`s = sleep(1); await other(); await s`) raises RuntimeError instead of not sleeping."""
 
     def __init__(self, kernel: "Kernel") -> None:
         self.kernel = kernel
         self.delay = -1  # -1: not armed
         self.stop = StopIteration()
 
-    def arm(self, delay: int) -> "_Sleep":
+    def arm(self, delay: int) -> "_Sleep | _OneSleep":
+        if self.delay >= 0:
+            return _OneSleep(delay)  # one is armed already and not yet awaited
         self.delay = delay
         return self
 
@@ -288,7 +299,14 @@ class _Sleep:
             queue = kernel.queue
             queue.push(task, ticks_add(kernel.clock.ticks(), delay))
             task.parked_in = queue
+            task.slept = True
             return None  # yielded to the kernel
+        task = self.kernel.cur_task
+        if task is None or not task.slept:
+            raise RuntimeError(
+                "a sleep() awaited after the step that made it: await each sleep() at once"
+            )
+        task.slept = False
         stop = self.stop
         stop.__traceback__ = None
         raise stop  # woken: the await returns None
@@ -356,7 +374,7 @@ def _current_task() -> "Task":
     return task
 
 
-def sleep(seconds: float) -> "_Sleep":
+def sleep(seconds: float) -> "_Sleep | _OneSleep":
     """Sleep `seconds` in the running kernel (`await sleep(0.5)`). An int or 0 allocates
     nothing on MicroPython; a float does (use sleep_ms there)."""
     kernel: Kernel | None = _running.kernel
@@ -365,7 +383,7 @@ def sleep(seconds: float) -> "_Sleep":
     return kernel._sleep.arm(from_seconds(seconds))
 
 
-def sleep_ms(ms: int) -> "_Sleep":
+def sleep_ms(ms: int) -> "_Sleep | _OneSleep":
     """Sleep `ms` milliseconds in the running kernel. No allocation on MicroPython."""
     kernel: Kernel | None = _running.kernel
     if kernel is None:

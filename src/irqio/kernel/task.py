@@ -59,6 +59,7 @@ class Task:
         # One callback run in task context when the task finishes (gather, wait_for).
         self.on_done: Callable[[Task], None] | None = None
         self.retrieved = False  # its outcome was taken (awaited, result(), gathered)
+        self.slept = False  # parked by the kernel's sleep awaitable (see core._Sleep)
 
     # -- asyncio's Task API ---------------------------------------------------------------------
 
