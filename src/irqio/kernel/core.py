@@ -159,7 +159,7 @@ class Kernel:
                         self.stopping = False
                         return
                     continue
-                task = queue.peek()
+                task = queue.heap  # the earliest task (queue.peek(), without the call)
                 if task is None:
                     clock.wait(None, self)
                     continue

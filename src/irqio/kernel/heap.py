@@ -109,7 +109,12 @@ class TaskQueue:
         task.ph_child = None
         # Between reading the root and storing the new one the heap is in pieces: a push that
         # lands here melds into the old root and is dropped by the store below (#5795).
-        self.heap = _pairing(child)
+        if child is None or child.ph_next is None:  # no child, or one: nothing to pair
+            if child is not None:
+                child.ph_prev = None
+            self.heap = child
+        else:
+            self.heap = _pairing(child)
         return task
 
     def remove(self, task: "Task") -> bool:
