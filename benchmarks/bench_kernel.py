@@ -10,17 +10,20 @@ one fresh process running this very file (`bench_kernel.py measure KIND LIB N`: 
 half is written in the subset both interpreters run).
 
 Rows:
-* idle: CPU share of the process over 2 s in which one task sleeps and 1 or 1000 tasks are
-  parked on what an interrupt or a thread may set (irqio's ThreadSafeFlag, which is its Flag;
-  MicroPython's ThreadSafeFlag; CPython: an asyncio.Event set through
-  `call_soon_threadsafe`), read from /proc; and the poll-family system calls made meanwhile
-  (poll, ppoll, epoll_wait, epoll_pwait, select, pselect6), counted with strace when installed;
+* idle: CPU share of the process (every thread's schedstat nanoseconds, from /proc) over the
+  middle 1.5 s of 2 s in which one task sleeps and 1 or 1000 tasks are parked on what an
+  interrupt or a thread may set (irqio's ThreadSafeFlag, which is its Flag; MicroPython's
+  ThreadSafeFlag; CPython: an asyncio.Event set through `call_soon_threadsafe`); and the
+  poll-family system calls made in the 2 s (poll, ppoll, epoll_wait, epoll_pwait, select,
+  pselect6), counted with strace when installed;
 * thread -> task wake p50 / p99: a thread stamps the clock and sets, the task reads it;
 * task switch: two tasks passing the CPU back and forth with `sleep(0)`, per pass;
 * sleep accuracy: how late `sleep_ms(10)` (CPython asyncio: `sleep(0.01)`) wakes, p50 / p99;
 * heap per task switch: MicroPython: `gc.mem_alloc()` growth over 1000 switches with the
   collector off, and whether 200 switches run under `micropython.heap_lock()`; CPython: the
   peak of tracemalloc's traced memory over one switch, averaged over 1000.
+
+The timed rows run three times, the libraries taking turns; each cell shows the median.
 
 Targets (issue 13): irqio's idle CPU 0 (< 0.1 % of a core) and flat in the number of parked
 tasks; 0 bytes allocated per task switch (MicroPython). Speed targets live here, never in tests.
@@ -335,10 +338,18 @@ def run_cell(
 
 
 def _cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of `pid`: schedstat's nanoseconds where the kernel keeps them
+    (/proc/stat's clock ticks are 10 ms: one tick in a 2 s window would read as 0.5 %)."""
     import os
 
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def idle_cpu_pct(interp: "Path | str", lib: str, parked: int) -> "float | None":
@@ -352,12 +363,15 @@ def idle_cpu_pct(interp: "Path | str", lib: str, parked: int) -> "float | None":
         env=_env(interp),
         cwd=str(_paths()[0].parent),
     )
-    cpu0 = t0 = 0.0
+    # Sampled inside the 2 s sleep, away from its edges (the marks' own printing and the
+    # wake at the end are not idling): 0.25 s after IDLE-START, then 1.5 s later.
     share = None
+    assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("IDLE-START"):
+            time.sleep(0.25)
             cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
-        elif line.startswith("IDLE-END"):
+            time.sleep(1.5)
             share = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
             break
     proc.communicate(timeout=120)
@@ -405,21 +419,31 @@ def idle_polls(interp: "Path | str", lib: str, parked: int) -> "int | None":
 def collect(
     interp: "Path | str", libs: "list[str]", quick: bool, progress: "Any" = None
 ) -> "dict[str, dict[str, Any]]":
+    """Every row for every library. The timed cells run `runs` times, the libraries taking
+    turns, and each row keeps the median: the machine's noise lands on all of them alike."""
+    import statistics
+
     wakes, switches, sleeps, heaps = (100, 2000, 40, 300) if quick else (400, 20000, 200, 1000)
+    runs = 1 if quick else 3
     rows: dict[str, dict[str, Any]] = {lib: {} for lib in libs}
-    for lib in libs:
-        for parked in (1, 1000):
+    for parked in (1, 1000):
+        for lib in libs:
             if progress:
                 progress(f"{lib}: idle with {parked} parked")
             rows[lib][f"idle_cpu_pct_{parked}"] = idle_cpu_pct(interp, lib, parked)
             rows[lib][f"polls_{parked}"] = idle_polls(interp, lib, parked)
-        for kind, n in (("wake", wakes), ("switch", switches), ("accuracy", sleeps)):
-            if progress:
-                progress(f"{lib}: {kind}")
-            rows[lib].update(run_cell(interp, kind, lib, n))
-        if progress:
-            progress(f"{lib}: heap")
-        rows[lib].update(run_cell(interp, "heap", lib, heaps))
+    samples: dict[str, dict[str, list[float]]] = {lib: {} for lib in libs}
+    cells = (("wake", wakes), ("switch", switches), ("accuracy", sleeps), ("heap", heaps))
+    for run in range(runs):
+        for kind, n in cells:
+            for lib in libs:
+                if progress:
+                    progress(f"{lib}: {kind} (run {run + 1} of {runs})")
+                for key, value in run_cell(interp, kind, lib, n).items():
+                    samples[lib].setdefault(key, []).append(value)
+    for lib in libs:
+        for key, values in samples[lib].items():
+            rows[lib][key] = statistics.median(values)
     return rows
 
 
