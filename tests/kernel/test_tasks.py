@@ -260,6 +260,26 @@ def test_a_task_cannot_be_in_two_gathers() -> None:
     _run(main())
 
 
+def test_gather_of_one_task_given_twice() -> None:
+    async def main() -> list[Any]:
+        k = kernel_api.current()
+        assert k is not None
+        t = k.create_task(_value_after("t", 1))
+        return await gather(t, t)
+
+    assert _run(main()) == ["t", "t"]
+
+
+def test_awaiting_something_the_kernel_does_not_run_says_so() -> None:
+    import asyncio as cpython_asyncio
+
+    async def main() -> None:
+        await cpython_asyncio.sleep(0)  # yields to a loop that is not there
+
+    with pytest.raises(RuntimeError, match="does not run"):
+        _run(main())
+
+
 def test_gather_takes_a_sleep_without_sharing_the_sleep_awaitable() -> None:
     async def main() -> list[Any]:
         return await gather(sleep(2), sleep_ms(500), _value_after("v", 1))

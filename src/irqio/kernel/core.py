@@ -206,9 +206,21 @@ class Kernel:
             task._finish(None, error)
         except Exception as error:
             self._failed(task, error)
+        else:
+            if task.parked_in is None:  # it yielded, and nothing of the kernel's holds it
+                self._stray(task)
         finally:
             self.cur_task = None
             self._sleep.delay = -1  # a sleep() made in this step and not awaited is void
+
+    def _stray(self, task: "Task") -> None:
+        # Awaiting something that is not the kernel's (asyncio.sleep, an asyncio future, a
+        # bare `yield`) would leave the task in no queue for ever: say so in the task instead.
+        task.throw = RuntimeError(
+            f"task {task.name!r} awaited something irqio.kernel does not run (asyncio.sleep? "
+            "an asyncio future?): await irqio.kernel's sleep, tasks, primitives and streams"
+        )
+        self.ready(task)
 
     def _failed(self, task: "Task", error: BaseException) -> None:
         task._finish(None, error)
@@ -312,6 +324,16 @@ class _Sleep:
         raise stop  # woken: the await returns None
 
 
+class _ByHand:
+    """The holder of a task parked with `kernel.park()`: whoever parked it readies it."""
+
+    def remove(self, task: "Task") -> bool:
+        return True
+
+
+_BY_HAND = _ByHand()
+
+
 class _OneSleep:
     """A sleep of its own (for `gather(sleep(1), ...)`, `wait_for(sleep(1), ...)`)."""
 
@@ -329,12 +351,16 @@ class _OneSleep:
 
 
 class _Park:
-    """Awaitable: suspend the current task until `kernel.ready(task, value)`; return value."""
+    """Awaitable: suspend the current task until `kernel.ready(task, value)`; return value.
+    Cancelling the parked task readies it (with CancelledError)."""
 
     def __init__(self, kernel: "Kernel") -> None:
         self.kernel = kernel
 
     def __await__(self) -> "Generator[None, Any, Any]":
+        task = self.kernel.cur_task
+        if task is not None and task.parked_in is None:  # (a Lock set its queue as holder)
+            task.parked_in = _BY_HAND
         value = yield None
         return value
 

@@ -132,7 +132,7 @@ async def gather(*aws: "Awaitable[Any]", return_exceptions: bool = False) -> "li
     me = kernel.cur_task
     assert me is not None
     tasks = [kernel.promote(aw) for aw in aws]
-    left = 0
+    pending = False
     failed = None
     for task in tasks:
         if task.finished:
@@ -141,14 +141,15 @@ async def gather(*aws: "Awaitable[Any]", return_exceptions: bool = False) -> "li
         else:
             if task.on_done is not None:
                 raise RuntimeError("gather(): a task is already gathered or waited for")
-            left += 1
-    waiter = _Gather(kernel, me, left, return_exceptions)
+            pending = True
+    waiter = _Gather(kernel, me, 0, return_exceptions)
     cancelled = None
-    if left and failed is None:
+    if pending and failed is None:
         done = waiter.done  # one bound method, compared by identity below
         for task in tasks:
-            if not task.finished:
+            if not task.finished and task.on_done is not done:  # (a task given twice: once)
                 task.on_done = done
+                waiter.left += 1
         try:
             await waiter
         except CancelledError as error:

@@ -95,10 +95,10 @@ class Task:
                 queue.remove(task)  # sleeping: wake it now
                 kernel.ready(task)
             # else: already due; it keeps its place (repeated cancels cannot starve others)
-        else:
-            if holder is not None:
-                holder.remove(task)  # a port waiter calls its on_cancel hook here
-            kernel.ready(task)  # (no holder: parked by hand with `kernel.park()`)
+        elif holder is not None:
+            holder.remove(task)  # a port waiter calls its on_cancel hook here
+            kernel.ready(task)
+        # no holder: the task is being stepped or made; the throw is taken at its next step
         return True
 
     # -- the kernel's side ----------------------------------------------------------------------
