@@ -52,7 +52,8 @@ def watch_hold(ctl: Controller, res: Resource, entry: object) -> None:
 def check_released(res: Resource, entry: object, task: Any, loop: Any) -> None:
     """A loop callback: is the entry task code made still held? If so, record the error for
     the exit to raise, and report it to the loop now."""
-    if not any(e is entry for e in res._saved):
+    ctl = res._ctl
+    if ctl is None or not any(e is entry for e in ctl._held):
         return
     error = HeldAcrossAwait(
         f"task {task.get_name()!r} held Resource {res.name!r} (ceiling {res.ceiling}) "

@@ -24,6 +24,16 @@ ceiling protocol). Let line L have priority P:
 * Sections whose ceiling is below P do not delay L at all: that is the point of ceilings over
   `controller.critical()`, whose ceiling is above every line.
 
+Sections must nest (LIFO), as `with` blocks do, and that is enforced. The first bullet needs
+it: released out of order ("hand over hand": enter A, enter B, exit A, enter C, exit B...), the
+sections overlap and the ceiling never drops, so L waits for the whole chain instead of one
+section. And LIFO makes each exit O(1): it restores the ceiling its own enter saved. Releasing a
+resource that is not the innermost one held raises `OutOfOrderRelease`, naming both; releasing
+one that is not held (twice) raises `NotHeld`. Both leave the controller as if the sections had
+nested: the out-of-order release is still done, the ceiling (and signal mask) become what the
+sections still held need, and lines no longer masked run before the error is raised, so
+nothing stays masked by a resource nobody holds.
+
 Two masking modes per resource: ``masking="optimistic"`` (default) and ``masking="sigmask"``,
 which additionally blocks, with `signal.pthread_sigmask`, the real signals bound to lines at or
 under the ceiling, so their arrival does not even interrupt the section (the kernel delivers
@@ -37,6 +47,8 @@ from irqio.controller.errors import (
     CeilingViolation,
     ControllerError,
     HeldAcrossAwait,
+    NotHeld,
+    OutOfOrderRelease,
     UnusedResource,
     WrongThread,
 )
@@ -68,7 +80,6 @@ class Resource:
         "_critical",
         "_ctl",
         "_late",
-        "_saved",
         "_sigset",
         "_tasks",
         "_users",
@@ -89,9 +100,6 @@ class Resource:
         self._users: list[Line] = []
         self._tasks = False
         self._critical = False
-        # (previous ceiling, previous holder, previous signal mask, enter time) per entry:
-        # LIFO, touched only by the one context holding the resource (see __enter__).
-        self._saved: list[tuple[int, Resource | None, Any, int]] = []
         self._sigset: frozenset[int] = frozenset()
         # Debug mode: entries found held across an await, with their error (see __exit__).
         self._late: list[tuple[object, HeldAcrossAwait]] = []
@@ -183,10 +191,12 @@ class Resource:
         old_mask = None
         if self._sigset:
             old_mask = ctl._delivery.block(self._sigset)
-        # why: a list owned by the holder: no other context can enter this resource while we
-        # hold it (any context that declares it has priority <= the ceiling, now masked).
-        entry = (prev, holder, old_mask, now())
-        self._saved.append(entry)
+        # why: one stack per controller, of every section held in its thread, most recent
+        # last. Contexts nest, so a handler that preempts us pushes and pops its own entries
+        # above ours before we run again: the stack is LIFO across contexts, and each exit
+        # finds its own entry on top unless its context released out of order.
+        entry: list[Any] = [self, prev, holder, old_mask, now()]
+        ctl._held.append(entry)
         if ctl.debug and ctl._current is None:
             from irqio.controller.debug import watch_hold
 
@@ -195,9 +205,14 @@ class Resource:
 
     def __exit__(self, *exc: object) -> None:
         ctl = self._ctl
-        assert ctl is not None
-        entry = self._saved.pop()
-        prev, holder, old_mask, entered = entry
+        if ctl is None:
+            raise NotHeld(f"Resource {self.name!r} was released but was never entered")
+        held = ctl._held
+        if not held or held[-1][0] is not self:  # not the innermost section: the slow path
+            self._release_not_innermost(ctl, held)
+            return  # not reached: it raises
+        entry = held.pop()
+        _res, prev, holder, old_mask, entered = entry
         released_at = now()
         self.hold.add(released_at - entered)
         raised = ctl._ceiling > prev
@@ -214,6 +229,56 @@ class Resource:
                 if late is entry:
                     del self._late[i]
                     raise error  # state restored above: nothing stays masked
+
+    def _release_not_innermost(self, ctl: "Controller", held: "list[Any]") -> None:
+        """`__exit__` when this resource's section is not the innermost one held: released
+        twice (NotHeld) or out of order (OutOfOrderRelease). Both raise, after leaving the
+        controller as if the sections had been LIFO: the ceiling and the signal mask become
+        what the sections still held need, and the lines that no longer masks run now."""
+        i = len(held) - 1
+        while i >= 0 and held[i][0] is not self:
+            i -= 1
+        if i < 0:
+            raise NotHeld(
+                f"Resource {self.name!r} was released but is not held: each exit must match "
+                "one enter (was it released twice, or exited without `with`?)"
+            )
+        later = ", ".join([repr(e[0].name) for e in held[i + 1 :]])
+        verb = "is" if len(held) - i == 2 else "are"
+        entry = held.pop(i)
+        _res, prev, holder, old_mask, entered = entry
+        released_at = now()
+        self.hold.add(released_at - entered)
+        # Each entry above saved the ceiling, holder and signal mask below it, which included
+        # this section: rebuild them as their enters would have made them without it.
+        # O(sections held), on this misuse path only.
+        level, level_holder, mask = prev, holder, old_mask
+        for above in held[i:]:
+            above[1] = level
+            above[2] = level_holder
+            res = above[0]
+            if res.ceiling > level:
+                level, level_holder = res.ceiling, res
+            if mask is not None and above[3] is not None:
+                above[3] = mask
+                mask = set(mask) | set(res._sigset)
+        dropped = ctl._ceiling > level
+        ctl._ceiling = level
+        ctl._holder = level_holder
+        if mask is not None:
+            ctl._delivery.restore_mask(mask)
+        for j, (late, _error) in enumerate(self._late):
+            if late is entry:  # debug mode reported it to the loop already
+                del self._late[j]
+                break
+        if dropped:
+            ctl._dispatch(self, released_at)
+        raise OutOfOrderRelease(
+            f"Resource {self.name!r} was released while {later} "
+            f"(entered after it) {verb} still held: release resources in the reverse order "
+            "of entry (nest the `with` blocks). The release was done: the ceiling is now "
+            f"{level}, what the resources still held need"
+        )
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, ceiling={self.ceiling}, users={self.users})"
