@@ -486,9 +486,20 @@ class Controller:
 
     def close(self) -> None:
         """Stop the sources, restore the signal handlers and the wakeup fd. Pending lines are
-        dropped; `pend()` raises ControllerClosed from now on. Idempotent."""
+        dropped; `pend()` raises ControllerClosed from now on. Idempotent.
+
+        Controller's thread only, like registration: a main-thread controller restores signal
+        handlers, which only the main thread can do. From another thread it raises
+        `WrongThread` and changes nothing (the controller keeps running)."""
         if self._closed:
             return
+        if get_ident() != self._ident:
+            raise WrongThread(
+                "cannot close the controller from this thread: it belongs to the thread that "
+                "created it, where its signal handlers must be restored; ask that thread to "
+                "close it (e.g. loop.call_soon_threadsafe(controller.close), or set a Flag its "
+                "task awaits). Nothing was changed: the controller is still open"
+            )
         self._closed = True
         for source in list(self._sources):
             try:
