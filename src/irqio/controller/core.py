@@ -422,7 +422,11 @@ class Controller:
                 wait = start - first
                 line.latency.add(wait)
                 line.runtime.add(end - start)
-                if released is not None and first < released_at:
+                # why the ceiling test: only a resource whose ceiling is at or above p can
+                # have masked this line. A foreign pend that published the line and then lost
+                # the GIL before its kick is taken by whatever dispatch runs next, an exit's
+                # included; that wait is the pender's, not the resource's.
+                if released is not None and first < released_at and p <= released.ceiling:
                     entry = line.blame.get(released.name)
                     if entry is None:
                         line.blame[released.name] = [1, wait, wait]
