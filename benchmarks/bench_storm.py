@@ -47,6 +47,13 @@ CASES: dict[str, tuple[str, str, str]] = {
         "await q.get()",
         "irqio",
     ),
+    "irqio SignalSource → Queue.offer": (
+        "no handler: irqio SignalSource(queue, signals) blocks the signals and its thread takes "
+        "them with sigwaitinfo, then calls the same handler body, which offers seq into "
+        "irqio.Queue(4096); signals go to the process (kill), not pthread_kill(main)",
+        "await q.get()",
+        "irqio",
+    ),
     "irqio Flag.set": (
         "flag.set() (coalescing: many sets, one wake)",
         "await flag.wait(); received = wakes (not comparable with calls)",
@@ -118,7 +125,9 @@ CASES: dict[str, tuple[str, str, str]] = {
     ),
 }
 FLAG_CASES = {"irqio Flag.set", "aiologic REvent.set"}
-IRQIO_CASES = ("irqio Queue.offer", "irqio Flag.set")
+IRQIO_CASES = ("irqio Queue.offer", "irqio SignalSource → Queue.offer", "irqio Flag.set")
+# Cases with no Python signal handler: a SignalSource's thread runs the handler body per signal.
+SOURCE_CASES = {"irqio SignalSource → Queue.offer"}
 IRQIO_CAPACITY = 4096
 DEPTH_SLOTS = 4096
 
@@ -223,6 +232,14 @@ class Storm:
         self.gone_seqs: list[int] = []
         self.consumer_where = ""
         self.consumer_died: str | None = None  # the consumer task ended with this exception
+        self.source: Any = None  # SOURCE_CASES: the irqio SignalSource, closed at the end
+
+    def kill_target(self) -> tuple[Callable[[int, int], None], int]:
+        """How this case's senders signal the main thread: pthread_kill(main) for a handler;
+        kill(pid) for a SignalSource (blocked everywhere, its thread takes process signals)."""
+        if self.case in SOURCE_CASES:
+            return os.kill, os.getpid()
+        return signal.pthread_kill, self.main_ident
 
     # -- interrupt context
     def handler(self, signum: int, frame: Any) -> None:
@@ -377,6 +394,27 @@ def setup_case(st: Storm, loop: asyncio.AbstractEventLoop) -> Callable[[], Any]:
                 st.took(await iq.get())
 
         return consume_irqio
+    if case in SOURCE_CASES:
+        import irqio
+        from irqio.controller.signal_source import SignalSource
+
+        sq: Any = irqio.Queue(IRQIO_CAPACITY)
+        st.op = sq.offer
+        st.overruns = lambda: int(sq.overruns)
+        st.take_rest = sq.get_nowait
+
+        class HandlerBody:  # the source's target: the same handler body, from its thread
+            def offer(self, info: Any) -> bool:
+                st.handler(info.si_signo, None)
+                return True  # refusals are counted by the handler body, as in the other rows
+
+        st.source = SignalSource(HandlerBody(), SIGNALS)
+
+        async def consume_source() -> None:
+            while True:
+                st.took(await sq.get())
+
+        return consume_source
     if case == "irqio Flag.set":
         import irqio
 
@@ -526,8 +564,7 @@ def _start_sender(st: Storm, sizes: Sizes, sender: str, over: Callable[[], None]
 
         def send() -> None:
             time.sleep(0.02)  # the loop is asleep in select() when the storm starts
-            kill = signal.pthread_kill
-            main = st.main_ident
+            kill, main = st.kill_target()
             end = time.monotonic() + sizes.storm
             n = 0
             while True:
@@ -585,7 +622,8 @@ def _start_final(st: Storm, sizes: Sizes, wake: Callable[[bool], None]) -> None:
 
     def final() -> None:
         time.sleep(0.05)  # the loop is in select() by now, its consumer parked
-        signal.pthread_kill(st.main_ident, signal.SIGUSR1)
+        kill, main = st.kill_target()
+        kill(main, signal.SIGUSR1)
         woke = st.final_got.wait(sizes.final)
         st.stranded = not woke
         wake(not woke)
@@ -651,7 +689,7 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         consumer = asyncio.ensure_future(setup_case(st, loop)())
-        for s in SIGNALS:
+        for s in SIGNALS if st.source is None else ():
             signal.signal(s, st.handler)
         for _ in range(5):
             await asyncio.sleep(0)  # the consumer parks first
@@ -686,6 +724,8 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
                 await asyncio.sleep(0.005)
             st.final_arrived_after_wake = st.final_got.is_set()
         st.phase = "done"
+        if st.source is not None:
+            st.source.close()  # hands the signals back (SIG_DFL), then ignored below
         for s in SIGNALS:
             signal.signal(s, signal.SIG_IGN)
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:

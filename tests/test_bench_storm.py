@@ -108,11 +108,13 @@ def test_storm_bench_rows(storm: Any, storm_json: dict[str, Any]) -> None:
 @pytest.mark.timeout(60)
 def test_storm_bench_irqio_keeps_everything(storm_json: dict[str, Any]) -> None:
     rows = {r["case"]: r for r in storm_json["cases"]}
-    q = rows["irqio Queue.offer"]
-    assert q["hang"] is False and q["stranded"] is False
-    assert q["lost"] == 0 and q["gone"] == 0 and q["left_queued"] == 0
-    assert q["received"] + q["refused"] == q["calls"]
-    assert q["errors"] == {} and q["verdict"] == "ok"
+    for name in ("irqio Queue.offer", "irqio SignalSource → Queue.offer"):
+        q = rows[name]
+        assert q["hang"] is False and q["stranded"] is False
+        assert q["lost"] == 0 and q["gone"] == 0 and q["left_queued"] == 0
+        assert q["received"] + q["refused"] == q["calls"]
+        assert q["errors"] == {} and q["verdict"] == "ok"
+    assert rows["irqio SignalSource → Queue.offer"]["max_depth"] == 1  # no handler: no nesting
     f = rows["irqio Flag.set"]
     assert f["hang"] is False and f["stranded"] is False and f["errors"] == {}
     assert f["lost"] is None  # a flag coalesces: wakes are not comparable with sets
