@@ -102,6 +102,66 @@ src.close()
     assert out.split() == ["received", "2000", "queued", "2000", "refused", "0", "stray", "0"]
 
 
+NESTING = """
+import os, signal, time, irqio
+from irqio.controller.signal_source import SignalSource
+SIG, N = signal.SIGRTMIN + 5, 3000
+
+class Flood:
+    # Each delivery makes the next signal arrive before it returns: a flood faster than the
+    # code that takes it. kill() to our own process delivers before it returns.
+    def __init__(self):
+        self.q = irqio.Queue(8192)
+        self.depth = self.max = self.sent = self.errors = 0
+    def take(self):
+        self.depth += 1
+        try:
+            self.max = max(self.max, self.depth)
+            if self.sent < N:
+                self.sent += 1
+                os.kill(os.getpid(), SIG)
+            self.q.offer(self.sent)
+        except RecursionError:
+            self.errors += 1
+        finally:
+            self.depth -= 1
+    def offer(self, info):
+        self.take()
+        return True
+
+def report(name, flood):
+    print(name, flood.max, flood.errors, len(flood.q), flood.sent + 1)
+
+plain = Flood()
+signal.signal(SIG, lambda s, f: plain.take())
+os.kill(os.getpid(), SIG)
+signal.signal(SIG, signal.SIG_DFL)
+report("plain", plain)
+
+flood = Flood()
+with SignalSource(flood, [SIG]) as src:
+    os.kill(os.getpid(), SIG)
+    deadline = time.monotonic() + 30
+    while src.received < N + 1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+report("source", flood)
+"""
+
+
+def test_an_arrival_during_delivery_waits_instead_of_nesting() -> None:
+    """The storm's failure, made deterministic: every delivery makes the next signal arrive
+    before it returns. A plain handler nests inside itself until RecursionError (CPython
+    offers no way out: the control); a SignalSource's thread takes the next signal after the
+    current delivery, 3,001 times, one deep, nothing lost."""
+    out = subprocess.run(
+        [sys.executable, "-c", NESTING], capture_output=True, text=True, timeout=90, check=True
+    ).stdout
+    rows = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in out.splitlines()}
+    depth, errors, queued, sent = rows["plain"]
+    assert depth > 100 and errors >= 1 and queued < sent  # nested, and lost items
+    assert rows["source"] == [1, 0, 3001, 3001]
+
+
 def test_a_line_is_pended_once_per_signal(ctl: Controller) -> None:
     ran: list[int] = []
     line = ctl.line("ext", 2, lambda: ran.append(threading.get_ident()))
