@@ -217,10 +217,10 @@ class Controller:
         # and the resource that set it (for blame). Stored by Resource enter/exit.
         self._ceiling = 0
         self._holder: Resource | None = None
-        # The sections held in this thread, innermost last: [resource, ceiling before, holder
-        # before, signal mask before, enter time]. Pushed and popped by Resource enter/exit;
+        # The sections held in this thread, innermost last: (resource, ceiling before, holder
+        # before, signal mask before, enter time). Pushed and popped by Resource enter/exit;
         # LIFO across contexts because handlers nest (see Resource.__enter__).
-        self._held: list[list[Any]] = []
+        self._held: list[tuple[Resource, int, Resource | None, Any, int]] = []
         self._kick_due = False
         self._closed = False
         self._resources: list[Resource] = []

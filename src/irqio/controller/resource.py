@@ -102,7 +102,7 @@ class Resource:
         self._critical = False
         self._sigset: frozenset[int] = frozenset()
         # Debug mode: entries found held across an await, with their error (see __exit__).
-        self._late: list[tuple[object, HeldAcrossAwait]] = []
+        self._late: list[tuple[int, HeldAcrossAwait]] = []
         #: Hold times in ns (written by the holder only: a resource has one holder at a time).
         self.hold = Samples()
 
@@ -194,25 +194,28 @@ class Resource:
         # why: one stack per controller, of every section held in its thread, most recent
         # last. Contexts nest, so a handler that preempts us pushes and pops its own entries
         # above ours before we run again: the stack is LIFO across contexts, and each exit
-        # finds its own entry on top unless its context released out of order.
-        entry: list[Any] = [self, prev, holder, old_mask, now()]
-        ctl._held.append(entry)
+        # finds its own entry on top unless its context released out of order. An entry is
+        # known by its resource and enter time (the slow path of __exit__ rebuilds entries).
+        entered = now()
+        ctl._held.append((self, prev, holder, old_mask, entered))
         if ctl.debug and ctl._current is None:
             from irqio.controller.debug import watch_hold
 
-            watch_hold(ctl, self, entry)
+            watch_hold(ctl, self, entered)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        ctl = self._ctl
-        if ctl is None:
-            raise NotHeld(f"Resource {self.name!r} was released but was never entered")
-        held = ctl._held
-        if not held or held[-1][0] is not self:  # not the innermost section: the slow path
-            self._release_not_innermost(ctl, held)
+        ctl: Controller = self._ctl  # type: ignore[assignment]  # None: never entered, below
+        try:
+            entry = ctl._held.pop()
+        except (AttributeError, IndexError):  # never entered, or nothing held at all
+            self._release_not_innermost(ctl)
             return  # not reached: it raises
-        entry = held.pop()
-        _res, prev, holder, old_mask, entered = entry
+        res, prev, holder, old_mask, entered = entry
+        if res is not self:  # not the innermost section: put it back, take the slow path
+            ctl._held.append(entry)
+            self._release_not_innermost(ctl)
+            return  # not reached: it raises
         released_at = now()
         self.hold.add(released_at - entered)
         raised = ctl._ceiling > prev
@@ -226,49 +229,47 @@ class Resource:
             ctl._dispatch(self, released_at)
         if self._late:
             for i, (late, error) in enumerate(self._late):
-                if late is entry:
+                if late == entered:
                     del self._late[i]
                     raise error  # state restored above: nothing stays masked
 
-    def _release_not_innermost(self, ctl: "Controller", held: "list[Any]") -> None:
+    def _release_not_innermost(self, ctl: "Controller | None") -> None:
         """`__exit__` when this resource's section is not the innermost one held: released
         twice (NotHeld) or out of order (OutOfOrderRelease). Both raise, after leaving the
         controller as if the sections had been LIFO: the ceiling and the signal mask become
         what the sections still held need, and the lines that no longer masks run now."""
+        held: list[Any] = ctl._held if ctl is not None else []
         i = len(held) - 1
         while i >= 0 and held[i][0] is not self:
             i -= 1
-        if i < 0:
+        if i < 0 or ctl is None:
             raise NotHeld(
                 f"Resource {self.name!r} was released but is not held: each exit must match "
                 "one enter (was it released twice, or exited without `with`?)"
             )
         later = ", ".join([repr(e[0].name) for e in held[i + 1 :]])
         verb = "is" if len(held) - i == 2 else "are"
-        entry = held.pop(i)
-        _res, prev, holder, old_mask, entered = entry
+        _res, prev, holder, old_mask, entered = held.pop(i)
         released_at = now()
         self.hold.add(released_at - entered)
         # Each entry above saved the ceiling, holder and signal mask below it, which included
         # this section: rebuild them as their enters would have made them without it.
         # O(sections held), on this misuse path only.
         level, level_holder, mask = prev, holder, old_mask
-        for above in held[i:]:
-            above[1] = level
-            above[2] = level_holder
-            res = above[0]
+        for j in range(i, len(held)):
+            res, _prev, _holder, res_mask, res_entered = held[j]
+            if mask is not None and res_mask is not None:
+                res_mask, mask = mask, set(mask) | set(res._sigset)
+            held[j] = (res, level, level_holder, res_mask, res_entered)
             if res.ceiling > level:
                 level, level_holder = res.ceiling, res
-            if mask is not None and above[3] is not None:
-                above[3] = mask
-                mask = set(mask) | set(res._sigset)
         dropped = ctl._ceiling > level
         ctl._ceiling = level
         ctl._holder = level_holder
         if mask is not None:
             ctl._delivery.restore_mask(mask)
         for j, (late, _error) in enumerate(self._late):
-            if late is entry:  # debug mode reported it to the loop already
+            if late == entered:  # debug mode reported it to the loop already
                 del self._late[j]
                 break
         if dropped:
