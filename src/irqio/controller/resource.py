@@ -196,12 +196,11 @@ class Resource:
         # above ours before we run again: the stack is LIFO across contexts, and each exit
         # finds its own entry on top unless its context released out of order. An entry is
         # known by its resource and enter time (the slow path of __exit__ rebuilds entries).
-        entered = now()
-        ctl._held.append((self, prev, holder, old_mask, entered))
+        ctl._held.append((self, prev, holder, old_mask, now()))
         if ctl.debug and ctl._current is None:
             from irqio.controller.debug import watch_hold
 
-            watch_hold(ctl, self, entered)
+            watch_hold(ctl, self, ctl._held[-1][4])  # our entry: handlers leave none above
         return self
 
     def __exit__(self, *exc: object) -> None:
