@@ -1,7 +1,7 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
 # per process, printed as "RESULT name value" lines. Usage:
 #   micropython measure.py KIND LIB [N]
-# KIND: import | idle | wake | switch | queue        LIB: irqio | tsf | hinch
+# KIND: import | idle | wake | switch | queue | batch     LIB: irqio | tsf | hinch
 import _thread
 import asyncio
 import gc
@@ -129,8 +129,9 @@ async def switch(n):
     await parked
 
 
-async def queue(n):
-    # A _thread produces n items as fast as the queue takes them; the task consumes them.
+async def queue(n, batch=False):
+    # A _thread produces n items as fast as the queue takes them; the task consumes them, one
+    # `await get()` per item, or (irqio's get_batch) all that are there per await.
     q = make_queue(256)
     done = [False]
 
@@ -156,6 +157,12 @@ async def queue(n):
     expect = 0
     ok = True
     while expect < n:
+        if batch:
+            for item in await q.get_batch(256):
+                if item != expect:
+                    ok = False
+                expect += 1
+            continue
         item = await q.get()
         if item != expect:
             ok = False
@@ -175,4 +182,6 @@ elif KIND == "switch":
     asyncio.run(switch(N or 2000))
 elif KIND == "queue":
     asyncio.run(queue(N or 50000))
+elif KIND == "batch":
+    asyncio.run(queue(N or 50000, batch=True))
 print("MEASURE-OK")
