@@ -30,6 +30,8 @@ same seed; `benchmarks/bench_timing.py` runs both and checks it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -144,7 +146,9 @@ class Simulator:
         ]
         rates = [s.rate_hz for s in system.background.sections]
         self.bg_rate = sum(rates) / p.clock_hz  # section starts per VM cycle
-        self.bg_weights = rates
+        self.bg_cum_weights = list(itertools.accumulate(rates))
+        self.bg_total = self.bg_cum_weights[-1] + 0.0 if rates else 0.0
+        self.bg_hi = len(rates) - 1
         bg = system.background
         # VM miss model: per 1000 instructions, 1000*cpi execute cycles and m misses of M cycles.
         kcycles = 1000 * bg.cpi + bg.misses_per_kinstr * self.miss
@@ -229,11 +233,12 @@ class Simulator:
         if not self.bg_sections:
             return [(VM, 1 << 40, -1, -1, None, False)]
         run = max(1, round(self.rng.expovariate(self.bg_rate)))
-        (i,) = self.rng.choices(range(len(self.bg_sections)), weights=self.bg_weights)
+        # What rng.choices(weights=) draws, without building the cumulative weights each time.
+        i = bisect.bisect(self.bg_cum_weights, self.rng.random() * self.bg_total, 0, self.bg_hi)
         return [(VM, run, -1, -1, None, False), *self.bg_sections[i]]
 
     # -- the loop ----------------------------------------------------------------------------
-    def run(self, cycles: int | None = None) -> SimResult:  # noqa: C901 - one hot loop, on purpose
+    def run(self, cycles: int | None = None) -> SimResult:
         until = cycles if cycles is not None else round(self.system.seconds * self.p.clock_hz)
         lines = self.by_urgency
         n_lines = len(lines)
@@ -272,7 +277,9 @@ class Simulator:
         seen = cache._seen
         n_ways = cache.ways
         pollution = cache.pollution
-        foreign = cache._foreign
+        # Foreign lines are never fetched again and never equal a real line (cache.py): one
+        # marker, -1, stands for all of them.
+        foreigners = [[-1] * k for k in range(n_ways + 1)]
         hits = cache.hits
         misses = cache.misses
         crandom = cache.rng.random
@@ -308,10 +315,13 @@ class Simulator:
         events = 0
         t = 0
         want = False
-        start_now = True  # issue the current step's fetch at t (the loop's "start step")
+        start_now = True  # issue the fetch of c_steps[c_pos] at t (the loop's "start step")
+        entering = -1  # the line whose handler's first step is being started, if any
         while True:
             if start_now:
                 # -- start step: issue the fetch of c_steps[c_pos] at t -------------------------
+                # Reached only with `want` false or on entry: a mask pushed here masks more, so
+                # `want` stays false (entry recomputes it below).
                 start_now = False
                 addr, cyc, cline, cidx, enter, _ = c_steps[c_pos]
                 if c_rem < 0:
@@ -321,16 +331,15 @@ class Simulator:
                         if tracing:
                             in_force.append(enter.mask)
                             record(t, "ceiling", "mask", self._mask_level(in_force))
-                    run = cyc
                 else:
-                    run = c_rem
-                stall = 0
+                    cyc = c_rem
+                c_stall_end = t
                 if addr >= 0:
                     ways = sets[cidx]
                     mu = pollution - seen[cidx]
                     if mu > 0.0:
                         seen[cidx] = pollution
-                        # Poisson(mu) by inversion, capped at the ways (cache.py)
+                        # Poisson(mu) foreign fills by inversion, capped at the ways (cache.py)
                         r = crandom()
                         p = exp(-mu)
                         acc = p
@@ -339,11 +348,9 @@ class Simulator:
                             k += 1
                             p *= mu / k
                             acc += p
-                        for _ in range(k):
-                            ways.insert(0, foreign)
-                            foreign -= 1
-                            if len(ways) > n_ways:
-                                ways.pop()
+                        if k:
+                            ways[0:0] = foreigners[k]
+                            del ways[n_ways:]
                     if cline in ways:
                         if ways[0] != cline:
                             ways.remove(cline)
@@ -351,25 +358,97 @@ class Simulator:
                         hits += 1
                     else:
                         ways.insert(0, cline)
-                        if len(ways) > n_ways:
-                            ways.pop()
+                        del ways[n_ways:]
                         misses += 1
-                        stall = miss
+                        c_stall_end = t + miss
                         if tracing:
                             record(t, "miss", "flash", 1)
                 c_started = True
                 c_sampled = False
-                c_stall_end = t + stall
-                c_step_end = c_stall_end + run
+                c_step_end = c_stall_end + cyc
                 c_rem = -1
-                want = (pending & ~blocked & c_above) != 0  # (always in the run phase here)
-                continue
+                if entering >= 0:
+                    # The handler's first instruction runs once its first fetch is done.
+                    u = entering
+                    entering = -1
+                    latency = c_stall_end - c_arrival
+                    latencies[u].append(latency)
+                    if latency >= worst[u]:
+                        worst[u] = latency
+                        worst_arrival[u] = c_arrival
+                    want = (pending & ~blocked & c_above) != 0
+
+            if phase == _RUN and not want and c_started:
+                end = c_step_end
+                if end < next_arr and end < until and (c_line < 0 or c_pos + 1 < c_n):
+                    # -- fast path: steps that end before anything else happens (no arrival, no
+                    # handler return): finish each, start the next, as the general path does.
+                    c_sampled = False  # (the step about to start is not sampled)
+                    while True:
+                        t = end
+                        events += 1
+                        addr, cyc, _, _, _, leave = c_steps[c_pos]
+                        if addr == VM:
+                            pollution += cyc * fills
+                        if leave:
+                            cum.pop()
+                            blocked = cum[-1]
+                            if tracing:
+                                in_force.pop()
+                                record(t, "ceiling", "mask", self._mask_level(in_force))
+                        c_pos += 1
+                        if c_pos >= c_n:  # the background loops forever
+                            c_steps = self._bg_next()
+                            c_n = len(c_steps)
+                            c_pos = 0
+                        if pending and pending & ~blocked & c_above:
+                            c_started = False
+                            phase, phase_end = _ENTRY, t + E
+                            break
+                        addr, cyc, cline, cidx, enter, _ = c_steps[c_pos]
+                        if enter is not None:
+                            cum.append(cum[-1] | enter.bits)
+                            blocked = cum[-1]
+                            if tracing:
+                                in_force.append(enter.mask)
+                                record(t, "ceiling", "mask", self._mask_level(in_force))
+                        c_stall_end = t
+                        if addr >= 0:
+                            ways = sets[cidx]
+                            mu = pollution - seen[cidx]
+                            if mu > 0.0:
+                                seen[cidx] = pollution
+                                r = crandom()
+                                p = exp(-mu)
+                                acc = p
+                                k = 0
+                                while r > acc and k < n_ways:
+                                    k += 1
+                                    p *= mu / k
+                                    acc += p
+                                if k:
+                                    ways[0:0] = foreigners[k]
+                                    del ways[n_ways:]
+                            if cline in ways:
+                                if ways[0] != cline:
+                                    ways.remove(cline)
+                                    ways.insert(0, cline)
+                                hits += 1
+                            else:
+                                ways.insert(0, cline)
+                                del ways[n_ways:]
+                                misses += 1
+                                c_stall_end = t + miss
+                                if tracing:
+                                    record(t, "miss", "flash", 1)
+                        end = c_stall_end + cyc
+                        c_step_end = end
+                        if end >= next_arr or end >= until or (c_line >= 0 and c_pos + 1 >= c_n):
+                            break
+                    continue
 
             if phase == _RUN:
-                if want:
-                    t_local = t if t > c_stall_end else c_stall_end
-                else:
-                    t_local = c_step_end
+                t_local = (t if t > c_stall_end else c_stall_end) if want else c_step_end
             else:
                 t_local = phase_end
 
@@ -434,7 +513,8 @@ class Simulator:
                             if tracing:
                                 record(t, "active", names[c_line], 0)
                             f = stack.pop()
-                            c_level, c_line, c_steps, c_arrival = f.level, f.line, f.steps, f.arrival
+                            c_level, c_line, c_arrival = f.level, f.line, f.arrival
+                            c_steps = f.steps
                             c_above = above[c_level]
                             c_n = len(c_steps)
                             c_pos, c_started, c_rem = f.pos, f.started, f.rem
@@ -463,28 +543,7 @@ class Simulator:
                     start_now = True
                 continue
 
-            if phase != _EXIT:  # entry or tail-chain done: the handler's first fetch
-                cand = pending & ~blocked & c_above
-                if not cand:  # nothing left to take (cannot happen: pending lines stay)
-                    phase = _EXIT
-                    phase_end = t
-                    continue
-                u = (cand & -cand).bit_length() - 1
-                pending &= ~(1 << u)
-                arrival = pend_t[u]
-                if tracing:
-                    record(t, "pending", names[u], 0)
-                    record(t, "active", names[u], 1)
-                f = _Frame(c_level, c_line, c_steps, c_arrival)
-                f.pos, f.started, f.rem = c_pos, c_started, c_rem
-                f.stall_end, f.step_end, f.sampled = c_stall_end, c_step_end, c_sampled
-                stack.append(f)
-                c_level, c_line, c_steps, c_arrival = levels[u], u, bodies[u], arrival
-                c_above = above[c_level]
-                c_n = len(c_steps)
-                c_pos, c_rem = 0, -1
-                phase = _RUN
-            else:
+            if phase == _EXIT:
                 # exit finished: return to the frame below
                 phase = _RUN
                 want = (pending & ~blocked & c_above) != 0
@@ -492,59 +551,30 @@ class Simulator:
                     start_now = True
                 continue
 
-            # The handler's first step starts now; its first instruction runs once it is fetched.
-            addr, cyc, cline, cidx, enter, _ = c_steps[0]
-            if enter is not None:
-                cum.append(cum[-1] | enter.bits)
-                blocked = cum[-1]
-                if tracing:
-                    in_force.append(enter.mask)
-                    record(t, "ceiling", "mask", self._mask_level(in_force))
-            stall = 0
-            if addr >= 0:
-                ways = sets[cidx]
-                mu = pollution - seen[cidx]
-                if mu > 0.0:
-                    seen[cidx] = pollution
-                    r = crandom()
-                    p = exp(-mu)
-                    acc = p
-                    k = 0
-                    while r > acc and k < n_ways:
-                        k += 1
-                        p *= mu / k
-                        acc += p
-                    for _ in range(k):
-                        ways.insert(0, foreign)
-                        foreign -= 1
-                        if len(ways) > n_ways:
-                            ways.pop()
-                if cline in ways:
-                    if ways[0] != cline:
-                        ways.remove(cline)
-                        ways.insert(0, cline)
-                    hits += 1
-                else:
-                    ways.insert(0, cline)
-                    if len(ways) > n_ways:
-                        ways.pop()
-                    misses += 1
-                    stall = miss
-                    if tracing:
-                        record(t, "miss", "flash", 1)
-            c_started = True
-            c_sampled = False
-            c_stall_end = t + stall
-            c_step_end = c_stall_end + cyc
-            latency = c_stall_end - arrival
-            latencies[u].append(latency)
-            if latency >= worst[u]:
-                worst[u] = latency
-                worst_arrival[u] = arrival
-            want = (pending & ~blocked & c_above) != 0
+            # -- entry or tail-chain done: take the most urgent line now (late arrival) ------
+            cand = pending & ~blocked & c_above
+            if not cand:  # nothing left to take (cannot happen: pending lines stay)
+                phase = _EXIT
+                phase_end = t
+                continue
+            u = (cand & -cand).bit_length() - 1
+            pending &= ~(1 << u)
+            if tracing:
+                record(t, "pending", names[u], 0)
+                record(t, "active", names[u], 1)
+            f = _Frame(c_level, c_line, c_steps, c_arrival)
+            f.pos, f.started, f.rem = c_pos, c_started, c_rem
+            f.stall_end, f.step_end, f.sampled = c_stall_end, c_step_end, c_sampled
+            stack.append(f)
+            c_level, c_line, c_steps, c_arrival = levels[u], u, bodies[u], pend_t[u]
+            c_above = above[c_level]
+            c_n = len(c_steps)
+            c_pos, c_rem = 0, -1
+            phase = _RUN
+            start_now = True
+            entering = u
 
         cache.pollution = pollution
-        cache._foreign = foreign
         cache.hits = hits
         cache.misses = misses
         self.t = t
