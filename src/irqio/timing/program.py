@@ -61,7 +61,10 @@ class Layout:
 def code_steps(
     n: int, cpi: float, placement: str, base: int, footprint: int, ins_bytes: int, line_bytes: int
 ) -> list[tuple[int, int]]:
-    """Steps for `n` instructions executed straight through a footprint (looping if smaller)."""
+    """Steps for `n` instructions executed straight through a footprint (looping if smaller).
+
+    An instruction that straddles two cache lines (3-byte Xtensa code in 32-byte lines) needs
+    both: the second line is a step of its own, and the instruction executes in it."""
 
     def cycles(a: int, b: int) -> int:  # rounding cumulative time keeps the total exact
         return round(b * cpi) - round(a * cpi)
@@ -69,13 +72,15 @@ def code_steps(
     if placement == "ram":
         return [(RAM, cycles(0, n))]
     steps: list[tuple[int, int]] = []
-    start = 0
+    start = 0  # first instruction whose cycles are in no step yet
     current = base // line_bytes
-    for i in range(1, n + 1):
-        line = (base + (i * ins_bytes) % footprint) // line_bytes if i < n else -1
-        if line != current:
-            steps.append((current * line_bytes, cycles(start, i)))
-            start, current = i, line
+    for i in range(n):
+        addr = base + (i * ins_bytes) % footprint
+        for line in range(addr // line_bytes, (addr + ins_bytes - 1) // line_bytes + 1):
+            if line != current:
+                steps.append((current * line_bytes, cycles(start, i)))
+                start, current = i, line
+    steps.append((current * line_bytes, cycles(start, n)))
     return steps
 
 
