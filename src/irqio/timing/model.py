@@ -48,8 +48,9 @@ INF = 1 << 62  # "never": an int, so times stay ints
 _RUN, _ENTRY, _TAIL, _EXIT = 0, 1, 2, 3
 
 # A compiled step: (address, cycles, cache line, cache set, mask pushed here or None, leaves a
-# section). Address RAM (-1) and VM (-2) fetch nothing.
-_Step = tuple[int, int, int, int, "_MaskBits | None", bool]
+# section, the deferred job (line, arrival) whose code ends here or None). Address RAM (-1) and
+# VM (-2) fetch nothing.
+_Step = tuple[int, int, int, int, "_MaskBits | None", bool, "tuple[int, int] | None"]
 
 
 @dataclass
@@ -58,6 +59,7 @@ class LineStats:
     responses: list[int] = field(default_factory=list)  # arrival -> last handler instruction done
     overruns: int = 0  # arrivals while still pending (coalesced, as the NVIC does)
     worst_arrival: int = -1
+    deferred: list[int] = field(default_factory=list)  # arrival -> deferred code done (soft IRQ)
 
 
 @dataclass
@@ -140,6 +142,11 @@ class Simulator:
             self._compile(self.compiler.handler(ln.name), self.levels[ln.name])
             for ln in self.by_urgency
         ]
+        self.deferred = [
+            self._compile(self.compiler.deferred(ln.name), 0) for ln in self.by_urgency
+        ]
+        self.jobs: list[tuple[int, int]] = []  # deferred code waiting for the background
+        self.outstanding_extra = (p.flash_outstanding - 1) * p.flash_miss_cycles
         self.bg_sections = [
             self._compile(self.compiler.section("background", s), 0)
             for s in system.background.sections
@@ -175,6 +182,7 @@ class Simulator:
                     line % n_sets if addr >= 0 else -1,
                     None if enter is None else self._mask_for(enter, level),
                     i in body.leave,
+                    None,
                 )
             )
         return out
@@ -231,11 +239,22 @@ class Simulator:
     def _bg_next(self) -> list[_Step]:
         """The VM's next stretch: plain VM code up to its next critical section, then it."""
         if not self.bg_sections:
-            return [(VM, 1 << 40, -1, -1, None, False)]
+            return [*self._take_jobs(), (VM, 1 << 40, -1, -1, None, False, None)]
         run = max(1, round(self.rng.expovariate(self.bg_rate)))
         # What rng.choices(weights=) draws, without building the cumulative weights each time.
         i = bisect.bisect(self.bg_cum_weights, self.rng.random() * self.bg_total, 0, self.bg_hi)
-        return [(VM, run, -1, -1, None, False), *self.bg_sections[i]]
+        return [*self._take_jobs(), (VM, run, -1, -1, None, False, None), *self.bg_sections[i]]
+
+    def _take_jobs(self) -> list[_Step]:
+        """The deferred code waiting for the background, in the order the handlers returned; the
+        last step of each job carries its (line, arrival), to time it when it is done."""
+        steps: list[_Step] = []
+        for u, arrival in self.jobs:
+            body = self.deferred[u]
+            steps += body[:-1]
+            steps.append((*body[-1][:6], (u, arrival)))
+        self.jobs.clear()
+        return steps
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, cycles: int | None = None) -> SimResult:
@@ -260,6 +279,10 @@ class Simulator:
         latencies: list[list[int]] = [[] for _ in lines]
         responses: list[list[int]] = [[] for _ in lines]
         overruns = [0] * n_lines
+        deferred: list[list[int]] = [[] for _ in lines]
+        has_deferred = [bool(body) for body in self.deferred]
+        outstanding_extra = self.outstanding_extra
+        self.jobs.clear()
         worst = [-1] * n_lines
         worst_arrival = [-1] * n_lines
         pend_t = [0] * n_lines
@@ -323,7 +346,7 @@ class Simulator:
                 # Reached only with `want` false or on entry: a mask pushed here masks more, so
                 # `want` stays false (entry recomputes it below).
                 start_now = False
-                addr, cyc, cline, cidx, enter, _ = c_steps[c_pos]
+                addr, cyc, cline, cidx, enter, _, _ = c_steps[c_pos]
                 if c_rem < 0:
                     if enter is not None:
                         cum.append(cum[-1] | enter.bits)
@@ -387,7 +410,7 @@ class Simulator:
                     while True:
                         t = end
                         events += 1
-                        addr, cyc, _, _, _, leave = c_steps[c_pos]
+                        addr, cyc, _, _, _, leave, job = c_steps[c_pos]
                         if addr == VM:
                             pollution += cyc * fills
                         if leave:
@@ -396,6 +419,8 @@ class Simulator:
                             if tracing:
                                 in_force.pop()
                                 record(t, "ceiling", "mask", self._mask_level(in_force))
+                        if job is not None:
+                            deferred[job[0]].append(t - job[1])
                         c_pos += 1
                         if c_pos >= c_n:  # the background loops forever
                             c_steps = self._bg_next()
@@ -405,7 +430,7 @@ class Simulator:
                             c_started = False
                             phase, phase_end = _ENTRY, t + E
                             break
-                        addr, cyc, cline, cidx, enter, _ = c_steps[c_pos]
+                        addr, cyc, cline, cidx, enter, _, _ = c_steps[c_pos]
                         if enter is not None:
                             cum.append(cum[-1] | enter.bits)
                             blocked = cum[-1]
@@ -477,7 +502,7 @@ class Simulator:
                         # The VM may be in the middle of a flash miss right now.
                         c_sampled = True
                         if rng.random() < share:
-                            end = t + rng.randint(1, miss)
+                            end = t + rng.randint(1, miss) + outstanding_extra
                             c_stall_end = end if end < c_step_end else c_step_end
                 elif phase == _EXIT and cand:
                     phase, phase_end = _TAIL, t + TC  # pop preemption
@@ -500,6 +525,8 @@ class Simulator:
                         if tracing:
                             in_force.pop()
                             record(t, "ceiling", "mask", self._mask_level(in_force))
+                    if step[6] is not None:
+                        deferred[step[6][0]].append(t - step[6][1])
                     c_pos += 1
                     c_started = False
                     if c_pos >= c_n:
@@ -512,6 +539,8 @@ class Simulator:
                             responses[c_line].append(t - c_arrival)
                             if tracing:
                                 record(t, "active", names[c_line], 0)
+                            if has_deferred[c_line]:
+                                self.jobs.append((c_line, c_arrival))
                             f = stack.pop()
                             c_level, c_line, c_arrival = f.level, f.line, f.arrival
                             c_steps = f.steps
@@ -519,6 +548,10 @@ class Simulator:
                             c_n = len(c_steps)
                             c_pos, c_started, c_rem = f.pos, f.started, f.rem
                             c_stall_end, c_step_end, c_sampled = f.stall_end, f.step_end, f.sampled
+                            if self.jobs and c_line < 0 and c_steps[c_pos][0] == VM:
+                                # Back in the VM between bytecodes: deferred code runs first.
+                                c_steps[c_pos:c_pos] = self._take_jobs()
+                                c_n = len(c_steps)
                             if pending & ~blocked & c_above:
                                 phase, phase_end = _TAIL, t + TC
                             else:
@@ -532,7 +565,7 @@ class Simulator:
                             done = step[1] - (c_step_end - t)
                             if done > 0:  # (adding 0.0 would change nothing)
                                 pollution += done * fills
-                            c_steps[c_pos] = (VM, c_step_end - t, -1, -1, None, False)
+                            c_steps[c_pos] = (VM, c_step_end - t, -1, -1, None, False, None)
                         else:
                             c_rem = c_step_end - t
                         c_started = False
@@ -581,7 +614,9 @@ class Simulator:
         stats = {}
         for ln in self.system.lines:
             u = lines.index(ln)
-            stats[ln.name] = LineStats(latencies[u], responses[u], overruns[u], worst_arrival[u])
+            stats[ln.name] = LineStats(
+                latencies[u], responses[u], overruns[u], worst_arrival[u], deferred[u]
+            )
         return SimResult(
             system=self.system,
             policy=self.policy,
