@@ -238,12 +238,14 @@ class Simulator:
     # -- background ----------------------------------------------------------------------------
     def _bg_next(self) -> list[_Step]:
         """The VM's next stretch: plain VM code up to its next critical section, then it."""
+        jobs = self._take_jobs() if self.jobs else []
         if not self.bg_sections:
-            return [*self._take_jobs(), (VM, 1 << 40, -1, -1, None, False, None)]
+            return [*jobs, (VM, 1 << 40, -1, -1, None, False, None)]
         run = max(1, round(self.rng.expovariate(self.bg_rate)))
         # What rng.choices(weights=) draws, without building the cumulative weights each time.
         i = bisect.bisect(self.bg_cum_weights, self.rng.random() * self.bg_total, 0, self.bg_hi)
-        return [*self._take_jobs(), (VM, run, -1, -1, None, False, None), *self.bg_sections[i]]
+        vm: _Step = (VM, run, -1, -1, None, False, None)
+        return [*jobs, vm, *self.bg_sections[i]] if jobs else [vm, *self.bg_sections[i]]
 
     def _take_jobs(self) -> list[_Step]:
         """The deferred code waiting for the background, in the order the handlers returned; the
