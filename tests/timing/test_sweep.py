@@ -221,3 +221,29 @@ def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["sweep", "--validate", "8", "--serial", "--out", str(tmp_path)]) == 0
     assert "validated 8 random systems" in capsys.readouterr().out
     assert (tmp_path / "validate.csv").exists()
+
+
+def test_ray_that_cannot_start_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ray = pytest.importorskip("ray")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("no GCS at 10.0.0.9:6379")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    argv = [
+        "sweep",
+        "pico-can",
+        "--vary",
+        "cpi=1",
+        "--ray",
+        "10.0.0.9:6379",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot start the cluster at 10.0.0.9:6379" in err and "--serial" in err
+    assert "Traceback" not in err

@@ -173,6 +173,10 @@ def run_serial(tasks: list[Task], progress: Progress | None = None) -> list[list
     return out
 
 
+class RayStartError(RuntimeError):
+    """Ray could not start or reach its cluster; `str()` says why."""
+
+
 def ray_available() -> bool:
     try:
         import ray  # noqa: F401
@@ -194,22 +198,27 @@ def run_ray(
 
     started = not ray.is_initialized()
     if started:
-        if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-        else:
-            ray.init(
-                num_cpus=workers or os.cpu_count() or 1,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-            )
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+            else:
+                ray.init(
+                    num_cpus=workers or os.cpu_count() or 1,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                )
+        except Exception as exc:  # Ray says why in its own exception types
+            where = f"the cluster at {address}" if address else "a local Ray"
+            raise RayStartError(f"cannot start {where}: {type(exc).__name__}: {exc}") from exc
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
         by_ref = {remote.remote(task): (i, task) for i, task in enumerate(tasks)}
         results: list[list[Row] | None] = [None] * len(tasks)
         waiting = list(by_ref)
         while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
+            # Whatever is done within a short wait (one at a time would scan the list each time).
+            done, waiting = ray.wait(waiting, num_returns=min(64, len(waiting)), timeout=0.2)
             for ref in done:
                 i, task = by_ref[ref]
                 try:

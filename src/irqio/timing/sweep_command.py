@@ -23,6 +23,7 @@ from irqio.timing.errors import SystemFileError
 from irqio.timing.sweep import (
     INSTALL_HINT,
     Outcome,
+    RayStartError,
     Row,
     Task,
     ValidateTask,
@@ -107,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
     if workers_note:
         print(f"irqio sweep: {workers_note}", file=sys.stderr)
     t0 = time.perf_counter()
-    outcome = _execute(tasks, args)
+    try:
+        outcome = _execute(tasks, args)
+    except RayStartError as exc:
+        print(f"irqio sweep: {exc} (check --ray ADDRESS, or run with --serial)", file=sys.stderr)
+        return EXIT_USAGE
     wall = time.perf_counter() - t0
     files: list[Path] = []
     plot_note = ""
@@ -160,6 +165,8 @@ def read_data(file: str) -> tuple[dict[str, Any], str]:
 def _plan(args: argparse.Namespace) -> tuple[list[Task], list[str], System | None, str]:
     if args.seconds is not None and not 0 < args.seconds < 1e4:
         raise UsageError("--seconds: must be > 0 (and below 10000)")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers: must be >= 1 (got {args.workers})")
     if args.validate is not None:
         if args.file or args.vary or args.sample:
             raise UsageError("--validate draws its own systems: give no FILE, --vary or --sample")
@@ -192,7 +199,8 @@ def _plan(args: argparse.Namespace) -> tuple[list[Task], list[str], System | Non
         if p.path not in ("policy", "variant"):
             apply(copy.deepcopy(data), p.path, p.values[0] if p.values else p.low)
     if args.sample is not None:
-        points: list[dict[str, Value]] = sample(params, args.sample, args.seed or system.seed)
+        seed = system.seed if args.seed is None else args.seed
+        points: list[dict[str, Value]] = sample(params, args.sample, seed)
     else:
         points = list(grid(params))
     tasks: list[Task] = [
