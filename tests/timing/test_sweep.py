@@ -247,3 +247,12 @@ def test_ray_that_cannot_start_is_a_clear_error(
     err = capsys.readouterr().err
     assert "cannot start the cluster at 10.0.0.9:6379" in err and "--serial" in err
     assert "Traceback" not in err
+
+
+def test_policy_star_is_the_policies_the_chip_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", "pico-can", "--vary", "policy=*", "--seconds", "0.01", "--serial"]
+    assert main([*argv, "--out", str(tmp_path), "--json"]) == 0  # no basepri on the RP2040
+    rows = list(csv.DictReader((tmp_path / "pico-can.csv").open()))
+    assert {r["policy"] for r in rows} == {"global", "ram", "source-mask", "pin-mask"}

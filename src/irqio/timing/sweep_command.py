@@ -41,7 +41,7 @@ from irqio.timing.sweep_params import (
     parse_vary,
     sample,
 )
-from irqio.timing.system import System, parse_system, system_names
+from irqio.timing.system import POLICIES, System, parse_system, system_names
 
 EXIT_EXCEEDED, EXIT_USAGE, EXIT_FAILED = 1, 2, 3
 
@@ -187,7 +187,11 @@ def _plan(args: argparse.Namespace) -> tuple[list[Task], list[str], System | Non
         raise UsageError(f"--sample: must be >= 1 (got {args.sample})")
     data, path = read_data(args.file)
     system = parse_system(copy.deepcopy(data), path)
-    params = [parse_vary(spec, file_variants=tuple(system.variants)) for spec in args.vary]
+    chip_policies = tuple(p for p in POLICIES if p != "basepri" or system.profile.basepri)
+    params = [
+        parse_vary(spec, file_variants=tuple(system.variants), policies=chip_policies)
+        for spec in args.vary
+    ]
     paths = [p.path for p in params]
     if len(set(paths)) != len(paths):
         raise UsageError("a parameter is given twice in --vary")

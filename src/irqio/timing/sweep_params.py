@@ -86,8 +86,11 @@ def _grid(low: float, high: float, step: float, integer: bool) -> tuple[Value, .
     return tuple(round(low + k * step, decimals) for k in range(count))
 
 
-def parse_vary(spec: str, *, file_variants: tuple[str, ...] = ()) -> Param:
-    """One `--vary PATH=VALUES` (see the module docstring)."""
+def parse_vary(
+    spec: str, *, file_variants: tuple[str, ...] = (), policies: tuple[str, ...] = POLICIES
+) -> Param:
+    """One `--vary PATH=VALUES` (see the module docstring). `policy=*` means `policies`: the
+    ones the file's chip has (no `basepri` on a Cortex-M0+)."""
     path, sep, text = spec.partition("=")
     path, text = path.strip(), text.strip()
     if not sep or not path or not text:
@@ -98,7 +101,7 @@ def parse_vary(spec: str, *, file_variants: tuple[str, ...] = ()) -> Param:
     where = f"--vary {spec!r}"
     key = split_path(path)[-1]
     if text == "*":
-        domain = _star(path, key, file_variants)
+        domain = _star(path, key, file_variants, policies)
         if domain is None:
             raise SweepSpecError(
                 f"{where}: `*` needs a parameter with a known set of values "
@@ -134,9 +137,11 @@ def parse_vary(spec: str, *, file_variants: tuple[str, ...] = ()) -> Param:
     return Param(path, tuple(dict.fromkeys(values)))
 
 
-def _star(path: str, key: str, file_variants: tuple[str, ...]) -> tuple[Value, ...] | None:
+def _star(
+    path: str, key: str, file_variants: tuple[str, ...], policies: tuple[str, ...]
+) -> tuple[Value, ...] | None:
     if path == "policy":
-        return POLICIES
+        return policies
     if path == "variant":
         return ("none", *file_variants)
     if key == "placement":
