@@ -47,6 +47,10 @@ EXIT_EXCEEDED, EXIT_USAGE, EXIT_FAILED = 1, 2, 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "exit codes: 0 done; 1 a simulation exceeded its bound; 2 bad input; "
+        "3 some variants failed (reported; the rest are in the table)"
+    )
     parser.add_argument(
         "file",
         nargs="?",
