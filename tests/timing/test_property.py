@@ -17,10 +17,12 @@ from irqio.timing.system import parse_system
 from irqio.timing.validate import validate
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.randoms(use_true_random=False))
-def test_simulation_never_exceeds_the_bound(rng: random.Random) -> None:
-    system = parse_system(random_system(rng), "random.toml")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32))
+def test_simulation_never_exceeds_the_bound(seed: int) -> None:
+    # A seed, not hypothesis' own draws: these follow the generator's distributions (hypothesis
+    # would lean every draw to its simplest value); a failing seed is the reproducer.
+    system = parse_system(random_system(random.Random(seed)), "random.toml")
     assert validate(system) == []
 
 

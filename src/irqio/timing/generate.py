@@ -6,7 +6,7 @@ jitter up to the whole period (so a line's next arrival can come while its own h
 runs), lines that share a GPIO bank, critical sections in handlers and in the background, code in
 flash and in RAM, const loads from flash. The load is drawn per system, up to just under 1, so
 the levels are busy but bounded. Any `random.Random` works, including hypothesis' `st.randoms()`
-(which then shrinks the system it finds).
+(hypothesis then leans every draw toward its simplest value).
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ class LineStats:
     overruns: int = 0  # arrivals while still pending (coalesced, as the NVIC does)
     worst_arrival: int = -1
     deferred: list[int] = field(default_factory=list)  # arrival -> deferred code done (soft IRQ)
+    worst: int = -1  # the largest latency (its arrival is worst_arrival)
 
 
 @dataclass
@@ -73,6 +74,9 @@ class SimResult:
     trace_truncated: bool
     cache_hits: int
     cache_misses: int
+    seed: int = 0  # the seed the run used (the file's unless overridden)
+    # Lines still pending when the run ended -> their arrival: a wait no latency sample holds.
+    pending: dict[str, int] = field(default_factory=dict)
 
     def us(self, cycles: float) -> float:
         return self.system.profile.us(cycles)
@@ -617,7 +621,7 @@ class Simulator:
         for ln in self.system.lines:
             u = lines.index(ln)
             stats[ln.name] = LineStats(
-                latencies[u], responses[u], overruns[u], worst_arrival[u], deferred[u]
+                latencies[u], responses[u], overruns[u], worst_arrival[u], deferred[u], worst[u]
             )
         return SimResult(
             system=self.system,
@@ -629,6 +633,8 @@ class Simulator:
             trace_truncated=self.truncated,
             cache_hits=hits,
             cache_misses=misses,
+            seed=self.seed,
+            pending={names[u]: pend_t[u] for u in range(n_lines) if pending >> u & 1},
         )
 
 

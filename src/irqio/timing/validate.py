@@ -30,12 +30,14 @@ class Exceedance:
 
 
 def exceedances(result: SimResult, bounds: list[Bound]) -> list[Exceedance]:
-    """Every line of `result` whose worst start or response is above its bound."""
+    """Every line of `result` whose worst start or response is above its bound; a line still
+    pending when the run ended counts the wait it had so far as a start."""
     out = []
     for b in bounds:
         stats = result.stats[b.line]
+        waiting = [result.cycles - result.pending[b.line]] if b.line in result.pending else []
         for what, bound, values in (
-            ("start", b.start, stats.latencies),
+            ("start", b.start, stats.latencies + waiting),
             ("response", b.response, stats.responses),
         ):
             if bound is not None and values and max(values) > bound:
