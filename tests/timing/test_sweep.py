@@ -256,3 +256,11 @@ def test_policy_star_is_the_policies_the_chip_has(
     assert main([*argv, "--out", str(tmp_path), "--json"]) == 0  # no basepri on the RP2040
     rows = list(csv.DictReader((tmp_path / "pico-can.csv").open()))
     assert {r["policy"] for r in rows} == {"global", "ram", "source-mask", "pin-mask"}
+
+
+def test_a_variant_too_big_to_simulate_fails_alone() -> None:
+    # 10^6 instructions per atomic section at 250 Hz each: more work than a run may hold.
+    tasks = tasks_over(["background.atomic.instructions=64,1000000"], seconds=0.01)
+    out = collect(run_serial(tasks))
+    assert [i for i, _ in out.failed] == [1]
+    assert all(r["error"] == "" for r in out.rows if r["variant"] == 0)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irqio.timing.analysis import analyze
+from irqio.timing.budget import check_run
 from irqio.timing.errors import SystemFileError
 from irqio.timing.model import simulate
 from irqio.timing.summary import percentile
@@ -112,6 +113,8 @@ def _variant_rows(task: VariantTask) -> list[Row]:
 def _policy_rows(
     system: System, policy: str, seconds: float | None, seed: int | None, head: Row
 ) -> list[Row]:
+    # A variant whose run the simulator cannot do in bounded work fails, as `sim` refuses it.
+    check_run(system, system.seconds if seconds is None else seconds, "--seconds")
     result = simulate(system, policy, seconds=seconds, seed=seed)
     bounds = {b.line: b for b in analyze(system, policy)}
     us = system.profile.us
