@@ -16,6 +16,13 @@ tail-chain or exit), never cycle by cycle. Rules, with the reasons:
   simulated one by one: at the moment it is preempted a miss is in flight with probability equal
   to the share of time it spends stalled, with a uniform remainder (renewal theory), and its
   fetches pollute the cache as foreign fills (see cache.py).
+- Flash transfers outstanding (`ChipProfile.flash_outstanding`, RP2350: 4): when the background
+  is preempted mid-miss, entry also waits for the other outstanding transfers, each a whole miss
+  (the worst arbitration order, pico-feedback#479).
+- Deferred code (`Line.deferred`, a soft IRQ): when a handler returns, its line's deferred code
+  is queued for the background, which runs it first thing when it is back between its own steps
+  (at the preempted VM step, or before its next stretch if it was inside a critical section);
+  its end is timed from the arrival (`LineStats.deferred`).
 
 How it is fast (the loop is the hot path of `sim`, `sweep` and the property test): lines are bits
 of an int in the NVIC's order of preference (bit 0 = most urgent, then lower order), so "the line
@@ -25,7 +32,8 @@ ORs (sections nest LIFO across frames: a handler leaves every section it enters 
 below runs again). The running frame lives in local variables and is saved only when it is
 preempted; the cache is run inline on its own lists (same draws, in the same order, as
 `SetAssociativeCache.access`). Results are identical to the plain version of this loop for the
-same seed; `benchmarks/bench_timing.py` runs both and checks it.
+same seed; `benchmarks/bench_timing.py` runs both and checks it, and so does
+tests/timing/test_model_baseline.py.
 """
 
 from __future__ import annotations
