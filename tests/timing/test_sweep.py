@@ -264,3 +264,15 @@ def test_a_variant_too_big_to_simulate_fails_alone() -> None:
     out = collect(run_serial(tasks))
     assert [i for i, _ in out.failed] == [1]
     assert all(r["error"] == "" for r in out.rows if r["variant"] == 0)
+
+
+def test_parquet_beside_the_csv_when_pyarrow_is_there(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    from irqio.timing.sweep_output import write_table
+
+    rows = collect(run_serial(tasks_over(["lines.can.priority=3,9"], seconds=0.01))).rows
+    written = write_table(rows, tmp_path, "t")
+    assert [p.name for p in written] == ["t.csv", "t.parquet"]
+    table = pq.read_table(tmp_path / "t.parquet").to_pylist()
+    assert len(table) == len(rows)
+    assert table[0]["policy"] == rows[0]["policy"] and table[-1]["error"] == rows[-1]["error"]
