@@ -1,6 +1,6 @@
 """Speed of the timing model, side by side with the loop it replaced, and of `irqio sweep`.
 
-    python benchmarks/bench_timing.py [--quick] [--json]      (or: irqio bench timing)
+    python benchmarks/bench_timing.py [--quick] [--json] [--profile]   (or: irqio bench timing)
 
 Rows:
 - simulator: pico-can (each policy, plus the bank-trap variant), simulated events per wall second
@@ -9,6 +9,8 @@ Rows:
   folder for this run only), in the same run, interleaved; medians of the repeats. The two must
   give identical results (latencies, responses, events) for the same seed: checked on every row.
   Issue 15's target: >= 5x the baseline's events/s on pico-can.
+- --profile: where the time goes, old and new: cProfile of one simulated second of pico-can
+  under `global`, the functions with the most own time.
 - sweep: variants per second of `irqio sweep` over 32 pico-can variants, serial and as Ray tasks
   on this machine's cores (Ray's start-up reported apart); the rows of both runs must be equal.
 """
@@ -174,11 +176,35 @@ def sweep_rows(seconds: float, quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def profile(baseline: ModuleType | None) -> int:
+    import cProfile
+    import io
+    import pstats
+
+    system = load_system("pico-can")
+    for name, mod in (("old", baseline), ("new", model)):
+        if mod is None:
+            print(f"{name}: no baseline (git history needed)")
+            continue
+        prof = cProfile.Profile()
+        prof.runcall(mod.simulate, system, "global", seconds=1.0)
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(8)
+        lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
+        print(f"== {name} model: pico-can, global, 1 simulated s, under cProfile ==")
+        print("\n".join(lines[:16]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--profile", action="store_true", help="only profile the hot path")
     args = parser.parse_args(argv)
+    if args.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            return profile(load_baseline(Path(tmp)))
     seconds = 0.1 if args.quick else 1.0
     repeats = 1 if args.quick else 3
     with tempfile.TemporaryDirectory() as tmp:
