@@ -16,17 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.micropython.conftest import ROOT, SCRIPTS
+from tests.micropython.conftest import CPYTHON_ONLY, ROOT, SCRIPTS
 
 PACKAGE = ROOT / "package.json"
-# Modules that only CPython runs: never on a board.
-CPYTHON_ONLY = {
-    "controller/debug.py",
-    "controller/delivery.py",
-    "controller/profiler.py",
-    "controller/sources.py",
-    "runtime/ports/asyncio.py",
-}
 
 
 def _core_modules() -> set[str]:
