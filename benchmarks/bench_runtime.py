@@ -961,7 +961,7 @@ def _find(rows: list[dict[str, Any]], lib: str, loop: str) -> dict[str, Any] | N
 
 
 def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list[dict[str, Any]]:
-    """irqio against the targets of issue 2 (and DESIGN.md), per loop."""
+    """irqio against its targets (benchmarks/README.md, "Targets"), per loop."""
     out: list[dict[str, Any]] = []
 
     def add(
