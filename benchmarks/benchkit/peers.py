@@ -138,10 +138,10 @@ def irqio_queue(capacity: int, *, offer: bool = True) -> Channel:
 def irqio_doorbell_counts() -> Callable[[], tuple[int, int]]:
     """A reader of (wake requests, service cycles) of the running loop's irqio doorbell: a
     wake request is one eventfd write; a service cycle, one run of the loop's service."""
-    from irqio.ports.asyncio import running_doorbell  # internal: moves with the runtime
+    from irqio.runtime.ports.asyncio import running_doorbell  # internal
 
     db = running_doorbell()
-    return lambda: (db.wakes.value, db.services)
+    return lambda: (db.alerts.value, db.services)
 
 
 # -- the standard library: asyncio, a plain lock, the loops ---------------------------------

@@ -15,7 +15,7 @@ from irqio.controller import (
     SignalInUse,
     UnusedResource,
 )
-from irqio.resource import Resource
+from irqio.controller.resource import Resource
 
 
 @pytest.mark.parametrize("priority", [0, -1, 256, 1.5, "2", True, None])

@@ -6,8 +6,8 @@ import json
 import time
 
 from irqio.controller import Controller, Samples
-from irqio.profiler import Stats
-from irqio.resource import Resource
+from irqio.controller.profiler import Stats
+from irqio.controller.resource import Resource
 
 
 def _busy(seconds: float) -> None:
@@ -75,7 +75,7 @@ def test_merged_pends_and_failures_in_stats(ctl: Controller) -> None:
 def test_tables_render(ctl: Controller) -> None:
     from rich.console import Console
 
-    from irqio.profiler import tables
+    from irqio.controller.profiler import tables
 
     ctl.line("a", 1, lambda: None).pend()
     console = Console(record=True, width=160)

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from irqio.controller import CRITICAL, CeilingViolation, Controller, Line, WrongThread
-from irqio.resource import Resource
+from irqio.controller.resource import Resource
 
 from ._helpers import spin_until
 

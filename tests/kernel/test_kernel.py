@@ -18,7 +18,7 @@ from irqio.kernel import (
     VirtualClock,
     run,
 )
-from irqio.kernel.event import Event
+from irqio.kernel.naive_event import NaiveEvent as Event
 
 
 def test_run_returns_the_main_result() -> None:
@@ -188,7 +188,7 @@ def test_idle_step_returns_on_a_ring_without_advancing_time() -> None:
 
     def on_idle(dt: float | None) -> bool:
         rings.append(dt)
-        k.wake()  # an interrupt while asleep rings the kernel
+        k.alert()  # an interrupt while asleep alerts the kernel
         return True
 
     clock.on_idle = on_idle
@@ -237,7 +237,7 @@ def test_real_clock_sleeps_and_is_woken_from_another_thread() -> None:
         me = k.cur_task
         assert me is not None
         box.append(me)
-        threading.Timer(0.02, k.wake).start()  # a foreign thread rings
+        threading.Timer(0.02, k.alert).start()  # a foreign thread alerts
         return str(await k.park()), slept
 
     try:

@@ -2,8 +2,9 @@
 
 Standard library only, in the subset MicroPython runs. A pairing-heap task queue, tasks with
 cancellation, `sleep`/`sleep_ms`, `run`, and `wait_for_event_or_timeout(dt)` as the idle step,
-on a virtual clock (deterministic, instant) or a real one. `irqio.ports.kernel` binds irqio's
-primitives to it; `irqio.kernel.event.Event` is MicroPython's naive Event, the unsafe reference.
+on a virtual clock (deterministic, instant) or a real one. `irqio.runtime.ports.kernel` binds
+irqio's primitives to it; `irqio.kernel.naive_event.NaiveEvent` is MicroPython's naive Event,
+the unsafe reference.
 """
 
 from irqio.kernel.clock import Deadlock, RealClock, VirtualClock

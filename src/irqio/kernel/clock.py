@@ -1,21 +1,17 @@
 """The kernel's clocks: virtual (deterministic) and real.
 
 A clock answers `now()` and implements the idle step's sleep: `wait(dt, kernel)` returns when the
-kernel has been rung (`kernel.rung`) or `dt` seconds have passed (`dt is None`: no deadline). The
-ring is sticky, like a CPU's event register under WFE: a ring that lands after the kernel's last
-look but before the sleep still ends the sleep, so no wake is lost between checking and sleeping.
+kernel has been alerted (`kernel.alerted`) or `dt` seconds have passed (`dt is None`: no
+deadline). The alert is sticky, like a CPU's event register under WFE: an alert that lands after
+the kernel's last look but before the sleep still ends the sleep, so no wake is lost between
+checking and sleeping.
 """
-
-from __future__ import annotations
 
 import os
 import select
 import time
 
-try:
-    from typing import TYPE_CHECKING
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
+from irqio._compat import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,7 +34,7 @@ class VirtualClock:
     `wait` raises `Deadlock`.
     """
 
-    def __init__(self, on_idle: Callable[[float | None], bool] | None = None) -> None:
+    def __init__(self, on_idle: "Callable[[float | None], bool] | None" = None) -> None:
         self.t = 0.0
         self.on_idle = on_idle
         self.sleeps = 0  # idle steps that advanced time
@@ -46,14 +42,14 @@ class VirtualClock:
     def now(self) -> float:
         return self.t
 
-    def notify(self) -> None:
-        pass  # nothing sleeps for real: `wait` reads `kernel.rung` itself
+    def alert(self) -> None:
+        pass  # nothing sleeps for real: `wait` reads `kernel.alerted` itself
 
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
-        if kernel.rung:
+    def wait(self, dt: float | None, kernel: "Kernel") -> None:
+        if kernel.alerted:
             return
         on_idle = self.on_idle
-        if on_idle is not None and (on_idle(dt) or kernel.rung):
+        if on_idle is not None and (on_idle(dt) or kernel.alerted):
             return  # an interrupt arrived while asleep: wake without advancing time
         if dt is None:
             raise Deadlock("every task is waiting and nothing is left that could wake one")
@@ -72,15 +68,15 @@ class RealClock:
     def now(self) -> float:
         return time.monotonic()
 
-    def notify(self) -> None:
-        # Interrupt-safe: one write, never blocks. A full pipe already holds a wake.
+    def alert(self) -> None:
+        # Interrupt-safe: one write, never blocks. A full pipe already holds an alert.
         try:
             os.write(self._w, b"\0")
         except OSError:
             pass
 
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
-        if kernel.rung:
+    def wait(self, dt: float | None, kernel: "Kernel") -> None:
+        if kernel.alerted:
             return
         if dt is None or dt > 0:
             # The pipe holds any ring made since the kernel last drained it, so a ring between

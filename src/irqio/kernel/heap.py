@@ -9,25 +9,20 @@ corrupts it, exactly as MicroPython #5795 describes, and the explorer can show t
 Task context only. Nothing here is interrupt-safe, and nothing tries to be.
 """
 
-from __future__ import annotations
-
-try:
-    from typing import TYPE_CHECKING
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
+from irqio._compat import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from irqio.kernel.task import Task
 
 
-def _before(a: Task, b: Task) -> bool:
+def _before(a: "Task", b: "Task") -> bool:
     # Earlier wake time first; among equal times, the one pushed first (round-robin order).
     if a.ph_key == b.ph_key:
         return a.ph_seq < b.ph_seq
     return a.ph_key < b.ph_key
 
 
-def _meld(a: Task | None, b: Task | None) -> Task | None:
+def _meld(a: "Task | None", b: "Task | None") -> "Task | None":
     """Join two heaps whose roots have no siblings; the loser becomes the winner's first child."""
     if a is None:
         return b
@@ -40,7 +35,7 @@ def _meld(a: Task | None, b: Task | None) -> Task | None:
     return a
 
 
-def _pairing(first: Task | None) -> Task | None:
+def _pairing(first: "Task | None") -> "Task | None":
     """Merge a list of sibling heaps (linked by `ph_next`) into one: the two-pass pairing."""
     # Pass 1, left to right: meld neighbours in pairs, stacking the results (reversed).
     stack: Task | None = None
@@ -75,10 +70,10 @@ class TaskQueue:
         self.heap: Task | None = None
         self._seq = 0
 
-    def peek(self) -> Task | None:
+    def peek(self) -> "Task | None":
         return self.heap
 
-    def push(self, task: Task, key: float) -> None:
+    def push(self, task: "Task", key: float) -> None:
         self._seq += 1
         task.ph_key = key
         task.ph_seq = self._seq
@@ -86,7 +81,7 @@ class TaskQueue:
         task.ph_next = None
         self.heap = _meld(self.heap, task)
 
-    def pop(self) -> Task:
+    def pop(self) -> "Task":
         task = self.heap
         assert task is not None, "pop from an empty task queue"
         child = task.ph_child
@@ -96,7 +91,7 @@ class TaskQueue:
         self.heap = _pairing(child)
         return task
 
-    def remove(self, task: Task) -> bool:
+    def remove(self, task: "Task") -> bool:
         """Take `task` out wherever it sits (for cancellation); False if it is not here."""
         if self.heap is task:
             self.pop()
@@ -125,7 +120,7 @@ class TaskQueue:
     def __len__(self) -> int:
         return len(self.tasks())
 
-    def tasks(self) -> list[Task]:
+    def tasks(self) -> "list[Task]":
         """Every task in the heap (any order); for invariants and debugging. Survives cycles."""
         out: list[Task] = []
         seen: set[int] = set()

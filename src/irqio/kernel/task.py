@@ -6,25 +6,19 @@ kernel's task queue (ready or sleeping), another `TaskQueue` (a naive `Event`, a
 awaited), or a port's waiter. Cancellation asks that holder to let go.
 """
 
-from __future__ import annotations
-
-try:
-    from typing import TYPE_CHECKING, Any
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
-
+from irqio._compat import TYPE_CHECKING
 from irqio.kernel.heap import TaskQueue
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Generator
-    from typing import Protocol
+    from typing import Any, Protocol
 
     from irqio.kernel.core import Kernel
 
     class Holder(Protocol):
         """What can hold a parked task: a `TaskQueue` or a port's waiter."""
 
-        def remove(self, task: Task) -> bool: ...
+        def remove(self, task: "Task") -> bool: ...
 
 
 class CancelledError(BaseException):
@@ -34,7 +28,7 @@ class CancelledError(BaseException):
 class Task:
     """A coroutine scheduled by a `Kernel`. Await it to get its result."""
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], kernel: Kernel, name: str = "") -> None:
+    def __init__(self, coro: "Coroutine[Any, Any, Any]", kernel: "Kernel", name: str = "") -> None:
         self.coro = coro
         self.kernel = kernel
         self.name = name or getattr(coro, "__name__", "task")
@@ -54,7 +48,7 @@ class Task:
     def done(self) -> bool:
         return self.finished
 
-    def result(self) -> Any:
+    def result(self) -> "Any":
         if not self.finished:
             raise RuntimeError(f"task {self.name!r} has not finished")
         if self.error is not None:
@@ -76,7 +70,7 @@ class Task:
         kernel.ready(self)
         return True
 
-    def _finish(self, value: Any, error: BaseException | None) -> None:
+    def _finish(self, value: "Any", error: BaseException | None) -> None:
         self.finished = True
         self.value = value
         self.error = error
@@ -84,7 +78,7 @@ class Task:
         while waiting.peek() is not None:
             self.kernel.ready(waiting.pop())
 
-    def __await__(self) -> Generator[Any, None, Any]:
+    def __await__(self) -> "Generator[Any, None, Any]":
         if not self.finished:
             me = self.kernel.cur_task
             assert me is not None, "await a task from inside another kernel task"

@@ -1,0 +1,249 @@
+"""The MicroPython port: irqio's primitives inside MicroPython's own asyncio, no setup call.
+
+The first `await x.wait()` inside `asyncio.run()` binds `x` to this port's doorbell (one per
+process: MicroPython's asyncio runs one loop at a time, its queues are module globals).
+
+* **Waking a task.** A parked task is MicroPython's own `Task`, off every queue, with
+  `task.data` pointing at its `_Waiter`. `wake()` (task context, inside the doorbell's service)
+  clears `data` and pushes the task on asyncio's run queue, as `asyncio.Event.set()` does.
+  `Task.cancel()` finds the waiter through `data.remove(task)`, exactly as it finds an `Event`'s
+  queue: the waiter leaves its primitive and asyncio throws `CancelledError` into the task.
+* **The wake path.** One wake object per loop, registered with asyncio's poller by one service
+  task, whatever the number of primitives and waiters. The interrupt side's alert makes it
+  ready; the poller ends its sleep and the service task runs `service()` in task context.
+  - unix (and any port with sockets and `select.poll` on file descriptors): a UDP socket on
+    127.0.0.1 connected to itself; the alert is one `send` of one byte. A file descriptor, so
+    the poller sleeps in `poll()` with no 1 ms sweep (an object without one, like
+    `ThreadSafeFlag`, makes the unix poller wake every millisecond).
+  - bare metal: an object whose `ioctl(MP_STREAM_POLL)` reports the alert, like
+    `ThreadSafeFlag`; the IRQ that stored it also ends the poller's WFE.
+* **Loops in sequence.** `asyncio.run()` twice reuses asyncio's queues, and the service task
+  with them; after `asyncio.new_event_loop()` the next wait starts a new service task there.
+
+Interrupt side (any context, a hard IRQ and another `_thread` included): the alert is one
+store (bare metal) or one `send` of a constant (unix); it allocates nothing.
+"""
+
+import asyncio as _asyncio_module
+import sys
+
+from irqio._compat import TYPE_CHECKING
+from irqio.runtime.doorbell import Doorbell
+from irqio.runtime.errors import NoScheduler
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+    from typing import Any
+
+    from irqio.runtime.doorbell import Waiter
+
+# MicroPython's asyncio (its `core`, `sleep_ms`), not what CPython's stubs describe.
+asyncio: "Any" = _asyncio_module
+_core: "Any" = asyncio.core
+_ALERT = b"\x00"
+_MP_STREAM_POLL = 3
+
+
+class _Waiter:
+    """One parked MicroPython task. Task context only."""
+
+    __slots__ = ("_task", "_value", "done", "on_cancel")
+
+    def __init__(self) -> None:
+        self.done = False  # woken or cancelled
+        self.on_cancel: Callable[[Waiter], None] | None = None
+        self._task: Any = None
+        self._value: Any = None
+
+    def wake(self, value: "Any") -> None:
+        if self.done:
+            return  # first wake wins
+        self.done = True
+        self._value = value
+        task = self._task
+        if task is not None:
+            self._task = None
+            task.data = None  # the run loop throws a non-None `data` into the task
+            _core._task_queue.push(task)
+
+    def remove(self, task: "Any") -> bool:
+        """asyncio's `Task.cancel()` calls this (it looks for `data.remove`), then throws
+        `CancelledError` into the task: forget it and tell the primitive."""
+        if self.done:
+            return False
+        self.done = True
+        self._task = None
+        if self.on_cancel is not None:
+            self.on_cancel(self)
+        return True
+
+    def __iter__(self) -> "Generator[None, None, Any]":  # MicroPython's `await` calls __iter__
+        if not self.done:
+            task = _core.cur_task
+            self._task = task
+            task.data = self  # where Task.cancel() looks for `remove`
+            yield
+        return self._value
+
+    __await__ = __iter__
+
+
+class _Pollable:
+    """Bare metal's wake object: ready while `state` is 1 (one store from any context)."""
+
+    def __init__(self) -> None:
+        self.state = 0
+
+    def ioctl(self, req: int, flags: int) -> int:
+        if req == _MP_STREAM_POLL:
+            return self.state * flags
+        return -1
+
+
+def _udp_self(socket: "Any") -> "Any":
+    """A UDP socket on 127.0.0.1 connected to itself (MicroPython's sockets have no
+    `getsockname`, so the port is chosen here; a taken one is skipped)."""
+    import time
+
+    ticks_us: Any = getattr(time, "ticks_us")  # noqa: B009 - MicroPython's, not in the stubs
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    seed = ticks_us()
+    for attempt in range(64):
+        port = 20000 + (seed + attempt * 7919) % 40000
+        address = socket.getaddrinfo("127.0.0.1", port)[0][-1]
+        try:
+            sock.bind(address)
+        except OSError:
+            continue
+        sock.connect(address)
+        sock.setblocking(False)
+        return sock
+    sock.close()
+    raise OSError("irqio: no free UDP port on 127.0.0.1 for the wake socket")
+
+
+def _wake_object() -> "tuple[Any, Callable[[], Any], Callable[[], None]]":
+    """(object to poll, alert, drain) for this port."""
+    if sys.platform in ("linux", "darwin", "freebsd"):
+        try:
+            import socket
+
+            sock = _udp_self(socket)
+        except (ImportError, OSError):
+            pass
+        else:
+            send = sock.send
+
+            def alert() -> None:
+                try:
+                    send(_ALERT)
+                except OSError:
+                    pass  # a full buffer already holds an alert
+
+            def drain_socket() -> None:
+                # One datagram per alert, and alerts are coalesced (one per service cycle):
+                # read one. A spare left behind makes one spare service, never a lost one.
+                try:
+                    sock.recv(16)
+                except OSError:
+                    pass  # nothing there (EAGAIN)
+
+            return sock, alert, drain_socket
+    pollable = _Pollable()
+
+    def store() -> None:
+        pollable.state = 1
+
+    def drain_pollable() -> None:
+        pollable.state = 0
+
+    return pollable, store, drain_pollable
+
+
+class MicroPythonDoorbell(Doorbell):
+    """The doorbell of MicroPython's asyncio (one per process)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poll_obj, self._alert_fn, self._drain = _wake_object()
+        self.services = 0  # service cycles run (task context)
+        self._io_queue: Any = None  # the asyncio IOQueue our service task waits in
+        self._serving = False  # the service task is alive
+
+    def _alert(self) -> None:
+        self._alert_fn()
+
+    def _serve(self) -> "Generator[None, None, None]":
+        """The service task: wait for the wake object, drain it, service. Never returns."""
+        try:
+            while True:
+                _core._io_queue.queue_read(self._poll_obj)
+                yield
+                self._drain()  # before service(): an alert from now on is read next time
+                self.services += 1
+                try:
+                    self.service()
+                except Exception as exc:  # a Slots callback: report, keep serving
+                    self.report("a primitive's service raised", exc)
+        finally:
+            self._serving = False
+
+    def ensure_serving(self) -> None:
+        """Start the service task in the running loop if it is not there. Task context."""
+        io_queue = _core._io_queue
+        if self._serving and self._io_queue is io_queue:
+            return
+        self._io_queue = io_queue
+        self._serving = True
+        _core.create_task(self._serve())
+        self._alert()  # what was rung while no service task waited is serviced now
+
+    def new_waiter(self) -> "Waiter":
+        return _Waiter()
+
+    def call_later(self, delay: float, callback: "Callable[[], None]") -> "Callable[[], None]":
+        async def later() -> None:
+            await asyncio.sleep_ms(int(delay * 1000))
+            callback()
+
+        task = _core.create_task(later())
+
+        def cancel() -> None:
+            if not task.done() and _core.cur_task is not task:
+                task.cancel()
+
+        return cancel
+
+    def report(self, message: str, exc: BaseException) -> None:
+        context = {"message": "irqio: " + message, "exception": exc, "future": None}
+        try:
+            asyncio.get_event_loop().call_exception_handler(context)
+        except Exception:
+            print("irqio:", message, repr(exc), file=sys.stderr)
+
+    def __repr__(self) -> str:
+        return "<irqio doorbell of MicroPython's asyncio>"
+
+
+_doorbell: "MicroPythonDoorbell | None" = None
+
+
+def running_doorbell() -> "MicroPythonDoorbell":
+    """The doorbell of the running asyncio loop. Task context only."""
+    global _doorbell
+    if not hasattr(_core, "_io_queue"):
+        raise NoScheduler(
+            "this MicroPython's asyncio has no poller (the WebAssembly build's is driven by "
+            "JavaScript): irqio's primitives need the asyncio of the unix or a bare-metal port, "
+            "or irqio's own kernel (irqio.kernel.run)"
+        )
+    if _core.cur_task is None:
+        raise NoScheduler(
+            "no asyncio task is running: await irqio primitives inside asyncio.run(...), or "
+            "use the irqio kernel"
+        )
+    doorbell = _doorbell
+    if doorbell is None:
+        doorbell = _doorbell = MicroPythonDoorbell()
+    doorbell.ensure_serving()
+    return doorbell
