@@ -30,8 +30,6 @@ from benchkit import harness, report
 from irqio import Controller, Resource
 from irqio.demo.ceiling import MODES, run_story, story_verdict
 
-PIPED_WIDTH = 100  # the tables' width when stdout is a file
-
 
 def _per_op_ns(fn: Callable[[], None], n: int, repeat: int = 5) -> float:
     """Best of `repeat` runs of `n` calls, ns per call (the loop overhead included)."""
@@ -127,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         report.dump_json(result)
         return 0 if ok else 1
 
-    console = report.stdout_console(PIPED_WIDTH)
+    console = report.stdout_console()
     py = result["python"]
     t = Table(title=f"urgent line (priority 3) latency, 2 ms task sections, Python {py}")
     t.add_column("task holds")

@@ -1085,8 +1085,6 @@ def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list
 
 # -- output ---------------------------------------------------------------------------------
 
-PIPED_WIDTH = 150  # the tables' width when stdout is a file
-
 
 def _table(title: str, cols: list[str], target: str) -> Any:
     return report.table(title, cols, right=lambda i: i >= 2, target=target)
@@ -1295,7 +1293,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report.dump_json(results)
     else:
-        out = report.stdout_console(PIPED_WIDTH)
+        out = report.stdout_console()
         meta = results["meta"]
         out.print(
             f"irqio {meta['irqio']} runtime benchmarks · Python {meta['python']} · "

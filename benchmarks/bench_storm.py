@@ -864,9 +864,6 @@ SENDER_TITLES = {
 }
 
 
-PIPED_WIDTH = 220  # the table's width when stdout is a file
-
-
 def print_table(console: Any, results: dict[str, Any]) -> None:
     cols = [
         "library / operation",
@@ -1033,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         report.dump_json(results)
     else:
-        out = report.stdout_console(PIPED_WIDTH)
+        out = report.stdout_console()
         meta = results["meta"]
         vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "asyncio")
         out.print(

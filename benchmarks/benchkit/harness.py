@@ -41,21 +41,20 @@ class CaseError(Exception):
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
-    """The nearest-rank percentile: the smallest sample with at least a share `q` of all the
-    samples at or below it, i.e. the ⌈q·n⌉-th smallest (p50 of 1..10 is 5, p99 of 100 samples
-    is the 99th, p100 the largest). NaN when there are no samples.
+    """irqio's one percentile (`irqio.percentile.nearest_rank`: the ⌈q·n⌉-th smallest sample,
+    so p50 of 1..10 is 5 and p99 of 100 samples is the 99th) of unsorted `samples`; NaN when
+    there are none, so an empty row shows as missing, never as 0.
 
     Always a sample that was measured, never an interpolation between two.
     """
+    # Imported here: a storm child of a peer's case runs without loading irqio at all.
+    from irqio.percentile import nearest_rank
+
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"percentile wants a share between 0 and 1, got {q!r}")
-    ordered = sorted(samples)
-    if not ordered:
+    if not samples:
         return math.nan
-    # round() first: 0.07 * 100 is 7.000000000000001 in binary floating point, and its ceiling
-    # would be one rank too high.
-    rank = math.ceil(round(q * len(ordered), 9))
-    return float(ordered[max(rank, 1) - 1])
+    return float(nearest_rank(sorted(samples), q))
 
 
 def trim(samples: list[Any]) -> list[Any]:

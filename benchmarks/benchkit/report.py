@@ -1,8 +1,8 @@
 """How the benchmarks show what they measured: consoles, rich tables, JSON, the install hint.
 
 Tables and verdicts go to stdout, progress and hints to stderr, so `--json > file` and a piped
-table both stay clean. One width policy: the terminal's width on a terminal; piped to a file,
-the width the bench's widest table needs (its own constant), so rows are not wrapped.
+table both stay clean. The consoles are irqio's own (`irqio.console`: the terminal's width, or a
+fixed width when piped), the same policy as every irqio command.
 """
 
 from __future__ import annotations
@@ -19,17 +19,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from irqio.console import error_console, output_console
+
 CHECKOUT = Path(__file__).resolve().parents[2]  # benchmarks/benchkit/report.py -> the checkout
 
 
-def stdout_console(piped_width: int) -> Console:
-    """Where the tables go: the terminal's width, or `piped_width` when stdout is a file."""
-    return Console(width=None if sys.stdout.isatty() else piped_width)
+def stdout_console() -> Console:
+    """Where the tables go (irqio's console policy)."""
+    return output_console()
 
 
 def stderr_console() -> Console:
-    """Where progress and hints go."""
-    return Console(stderr=True)
+    """Where progress and hints go (irqio's console policy)."""
+    return error_console()
 
 
 def progress(console: Console, *, auto_refresh: bool = True) -> Progress:
