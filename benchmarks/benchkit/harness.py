@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from irqio.percentile import nearest_rank
+
 pc = time.perf_counter_ns
 
 
@@ -47,9 +49,6 @@ def percentile(samples: Sequence[float], q: float) -> float:
 
     Always a sample that was measured, never an interpolation between two.
     """
-    # Imported here: a storm child of a peer's case runs without loading irqio at all.
-    from irqio.percentile import nearest_rank
-
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"percentile wants a share between 0 and 1, got {q!r}")
     if not samples:
