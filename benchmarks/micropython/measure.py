@@ -1,19 +1,24 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
-# per process, printed as "RESULT name value" lines. Usage:
+# per process; the last line it prints is one JSON object of results. Usage:
 #   micropython measure.py KIND LIB [N]
 # KIND: import | idle | wake | switch | queue | batch     LIB: irqio | tsf | hinch
 import _thread
 import asyncio
 import gc
+import json
 import sys
 import time
 
 KIND, LIB = sys.argv[1], sys.argv[2]
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+SECONDS = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0  # the idle window
+
+
+RESULTS = {}
 
 
 def result(name, value):
-    print("RESULT", name, value)
+    RESULTS[name] = value
 
 
 def percentile(sorted_values, q):  # nearest rank, as irqio.percentile
@@ -175,7 +180,7 @@ async def queue(n, batch=False):
 if KIND == "import":
     measure_import()
 elif KIND == "idle":
-    asyncio.run(idle(N or 1, 2.0))
+    asyncio.run(idle(N or 1, SECONDS))
 elif KIND == "wake":
     asyncio.run(wake(N or 300))
 elif KIND == "switch":
@@ -184,4 +189,4 @@ elif KIND == "queue":
     asyncio.run(queue(N or 50000))
 elif KIND == "batch":
     asyncio.run(queue(N or 50000, batch=True))
-print("MEASURE-OK")
+print(json.dumps(RESULTS))
