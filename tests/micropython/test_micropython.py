@@ -125,3 +125,27 @@ def test_core_on_the_webassembly_build(micropython_wasm: Path, script: str) -> N
 def test_import_irqio_plain_on_the_webassembly_build(micropython_wasm: Path) -> None:
     out = run_wasm(micropython_wasm, "import_plain.py")
     assert "absent typing True" in out and "absent __future__ True" in out
+
+
+def test_each_core_module_imports_alone_on_micropython(micropython_unix: Path) -> None:
+    # The same set as tests/test_layout.py checks on CPython, here on MicroPython, one fresh
+    # process per module: nothing leans on a module that happened to be imported before it.
+    import os
+    import subprocess
+
+    from tests.micropython.conftest import CPYTHON_ONLY, SRC
+    from tests.test_layout import core_modules
+
+    cpython_only = {"irqio." + p[: -len(".py")].replace("/", ".") for p in CPYTHON_ONLY}
+    failures = []
+    for module in sorted(set(core_modules()) - cpython_only):
+        done = subprocess.run(
+            [str(micropython_unix), "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, MICROPYPATH=f".frozen:{SRC}"),
+        )
+        if done.returncode != 0:
+            failures.append(f"{module}: {done.stdout}{done.stderr}")
+    assert not failures, "\n".join(failures)

@@ -143,8 +143,9 @@ def test_shipped_systems_load_by_name_and_match_the_examples() -> None:
     from irqio.timing.system import system_names
 
     root = Path(__file__).resolve().parents[2]
-    assert system_names() == ["pico-can", "stm32f4-basepri"]
-    for name in system_names():
+    assert {"pico-can", "stm32f4-basepri"} <= set(system_names())
+    # The measurement systems of docs/timing.md ("Against the world") ship without an example.
+    for name in ("pico-can", "stm32f4-basepri"):
         shipped, example = load_system(name), load_system(root / "examples" / f"{name}.toml")
         assert shipped.path == f"systems/{name}.toml"
         # examples/ links to the shipped file: one copy, the same system
@@ -152,5 +153,5 @@ def test_shipped_systems_load_by_name_and_match_the_examples() -> None:
 
 
 def test_an_unknown_name_lists_the_shipped_systems() -> None:
-    with pytest.raises(SystemFileError, match="shipped systems, by name: pico-can, stm32f4"):
+    with pytest.raises(SystemFileError, match=r"shipped systems, by name: .*pico-can, .*stm32f4"):
         load_system("pico-cam")
