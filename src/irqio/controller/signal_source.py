@@ -175,8 +175,11 @@ class SignalSource:
         wait, signals, deliver = signal.sigwaitinfo, self.signals, self._deliver
         while True:
             info = wait(signals)
+            # close()'s token: our own signal, from our own pid, once closing. (A signal this
+            # process sends itself during close() could be taken for it: then that one is not
+            # delivered, and the token, left pending on this exiting thread, is discarded.)
             if self._closing and info.si_signo == self._token and info.si_pid == self._pid:
-                break  # close()'s token (a signal our own process sends while closing)
+                break
             deliver(info)
         self._drain()  # what was aimed at this thread and is still pending
 
