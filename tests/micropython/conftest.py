@@ -30,6 +30,7 @@ CPYTHON_ONLY = {
     "controller/debug.py",
     "controller/delivery.py",
     "controller/profiler.py",
+    "controller/signal_source.py",
     "controller/sources.py",
     "runtime/ports/asyncio.py",
 }
