@@ -5,8 +5,9 @@ tail-chain or exit), never cycle by cycle. Rules, with the reasons:
 
 - A line is taken when it is pending, not masked, and more urgent than the running level (the
   highest active handler's hardware level, or BASEPRI). Ties go to the lower order (NVIC number).
-- It is taken only when no flash miss is in flight: an AHB transfer is not abandoned (reference
-  §1.1, "Miss stalls IRQs too"). Entry then takes `entry_cycles`.
+- It is taken only when no flash miss is in flight: an AHB transfer is not abandoned (the AHB
+  protocol rules, as raspberrypi/pico-feedback#479 explains for the RP2350; the same is assumed
+  of the RP2040). Entry then takes `entry_cycles`.
 - Late arrival: the handler chosen is the most urgent one pending at the *end* of the entry.
 - Tail-chaining: a handler that returns while another is pending and more urgent than the code
   below goes straight to it in `tail_chain_cycles`; otherwise exit takes `exit_cycles`, and an

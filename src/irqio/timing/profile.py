@@ -75,7 +75,7 @@ class ChipProfile:
         return replace(self, clock_hz=clock_hz)
 
     def with_flash_clkdiv(self, clkdiv: int) -> ChipProfile:
-        """The XIP miss cost scales with the QSPI clock divider (reference §1.1)."""
+        """The XIP miss cost scales with the QSPI clock divider: SCK cycles per line x divider."""
         if self.flash_sck_per_line is None:
             raise ValueError(f"{self.name} has no flash clock divider")
         return replace(
@@ -148,7 +148,7 @@ def parse_profile(data: dict[str, Any], path: str) -> ChipProfile:
     if miss is None:
         if clkdiv is None or sck is None:
             raise SystemFileError(path, "flash", "needs miss_cycles or clkdiv and sck_per_line")
-        miss = clkdiv * sck  # reference §1.1: XIP miss = SCK cycles per line x divider
+        miss = clkdiv * sck  # XIP miss = SCK cycles per line x divider (see rp2040.toml)
     return ChipProfile(
         name=str(data.get("name")),
         description=str(data.get("description", "")),

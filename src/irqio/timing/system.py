@@ -357,7 +357,7 @@ class _Parser:
                     f"resources.{rname}",
                     "resource nobody uses; reference it from a section's `resource` or remove it",
                 )
-            # The ceiling is the highest priority among the declared users (DESIGN.md).
+            # The ceiling is the highest priority among the declared users (docs/architecture.md).
             ceiling = max(0 if u == BACKGROUND else prio[u] for u in us)
             resources[rname] = Resource(rname, tuple(us), ceiling)
 
