@@ -19,7 +19,7 @@ Rows (each measurement in a fresh MicroPython process, benchmarks/micropython/me
 * queue: items/s from a `_thread` producer into a task, 256 places;
 * import time and heap.
 
-Targets (issue 11): idle < 0.1 % of a core and flat; wake p50/p99 <= 0.2 x ThreadSafeFlag's;
+Targets: idle < 0.1 % of a core and flat; wake p50/p99 <= 0.2 x ThreadSafeFlag's;
 switch <= 0.05 x ThreadSafeFlag's; queue >= 3 x Hinch's ThreadSafeQueue.
 """
 

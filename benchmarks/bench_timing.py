@@ -8,7 +8,7 @@ Rows:
   before the fast loop (`git show BASELINE:src/irqio/timing/model.py`, loaded from a temporary
   folder for this run only), in the same run, interleaved; medians of the repeats. The two must
   give identical results (latencies, responses, events) for the same seed: checked on every row.
-  Issue 15's target: >= 5x the baseline's events/s on pico-can.
+  The target: >= 5x the baseline's events/s on pico-can.
 - --profile: where the time goes, old and new: cProfile of one simulated second of pico-can
   under `global`, the functions with the most own time.
 - sweep: variants per second of `irqio sweep` over 32 pico-can variants, serial and as Ray tasks

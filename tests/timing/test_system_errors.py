@@ -84,7 +84,7 @@ def test_negative_period(write_toml: Callable[[str], Path]) -> None:
 def test_periods_that_round_to_no_cycle_get_one_message(
     write_toml: Callable[[str], Path], period: str
 ) -> None:
-    # issue 12: 0 said "must be > 0" and so did 0.001, which is > 0.
+    # Once 0 said "must be > 0" and so did 0.001, which is > 0.
     msg = error(write_toml, GOOD.replace("period_us = 100", f"period_us = {period}"))
     assert f"period_us: got {float(period):g} µs = 0 cycles at 125 MHz; must be at least " in msg
     assert "1 cycle (0.008 µs)" in msg
