@@ -129,7 +129,8 @@ DANGLING = re.compile(
             re.escape("/" + "work/"),
             re.escape("shared" + "/reference"),
             re.escape("DESIGN" + ".md"),
-            r"\bref(?:erence)?\s*" + _SECTION,
+            # also across a line break inside a comment: "(reference\n# §1.1)"
+            r"\bref(?:erence)?(?:\s|#|/|\*)*" + _SECTION,
         )
     ),
     re.IGNORECASE,
@@ -152,11 +153,9 @@ def dangling_references(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, IsADirectoryError, FileNotFoundError):
         return []  # binary files, submodules, files deleted in the work tree
-    return [
-        f"{number}: {line.strip()}"
-        for number, line in enumerate(text.splitlines(), 1)
-        if DANGLING.search(line)
-    ]
+    lines = text.splitlines()
+    numbers = sorted({text.count("\n", 0, hit.start()) + 1 for hit in DANGLING.finditer(text)})
+    return [f"{number}: {lines[number - 1].strip()}" for number in numbers]
 
 
 def test_the_pattern_finds_what_it_should_and_only_that() -> None:
@@ -165,6 +164,7 @@ def test_the_pattern_finds_what_it_should_and_only_that() -> None:
         "(" + "reference " + _SECTION + "1.1)",
         "# ref " + _SECTION + "0",
         "Reference" + _SECTION + "2.2",
+        "(the reference\n  # " + _SECTION + "1.1)",
         "as in DESIGN" + ".md",
         "../shared" + "/reference/facts.md",
     ):
@@ -190,8 +190,8 @@ def test_no_tracked_file_cites_what_a_reader_cannot_see(tmp_path: Path) -> None:
     )
     # The scan reads what it is given: a file with such a line is reported.
     planted = tmp_path / "planted.md"
-    planted.write_text("fine\nsee DESIGN" + ".md\n")
-    assert dangling_references(planted) == ["2: see DESIGN" + ".md"]
+    planted.write_text("fine\nsee DESIGN" + ".md\nthe reference\n" + _SECTION + "1.1\n")
+    assert dangling_references(planted) == ["2: see DESIGN" + ".md", "3: the reference"]
 
 
 def test_tracked_symlinks_stay_inside_the_repository() -> None:
