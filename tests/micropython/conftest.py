@@ -25,6 +25,15 @@ ROOT = HERE.parents[1]
 SRC = ROOT / "src"
 CACHE = ROOT / ".cache" / "micropython-wasm"
 WASM_PACKAGE = "@micropython/micropython-webassembly-pyscript@1.27.0"
+# The core modules that only CPython runs (never on a board, never in package.json).
+CPYTHON_ONLY = {
+    "controller/debug.py",
+    "controller/delivery.py",
+    "controller/profiler.py",
+    "controller/signal_source.py",
+    "controller/sources.py",
+    "runtime/ports/asyncio.py",
+}
 
 
 def _missing(reason: str) -> None:

@@ -109,6 +109,8 @@ CONTROLLER_LINES = [
     "soft-irq isr(7) high loop-done mid> mid< task",
     # a hard IRQ (heap and scheduler locked) only schedules: handlers run after it returns
     "hard-irq hard-irq(ran 0, heap 0) high low loop-done",
+    # sections nest: an out-of-order release raises and the later section keeps masking
+    "lifo out-of-order@256 release high not-held task@0",
     "state 0 0 None 1",  # nothing left raised, one failure (the handler's violation)
     "MICROPYTHON-OK",
 ]
@@ -206,3 +208,27 @@ def test_kernel_idle_step_on_the_unix_port(micropython_unix: Path) -> None:
     assert "wfe True" in out
     assert "lightsleep-missing True" in out  # a clear error where there is no lightsleep
     assert "lightsleep first-ask True woken True bounded True" in out, out
+
+
+def test_each_core_module_imports_alone_on_micropython(micropython_unix: Path) -> None:
+    # The same set as tests/test_layout.py checks on CPython, here on MicroPython, one fresh
+    # process per module: nothing leans on a module that happened to be imported before it.
+    import os
+    import subprocess
+
+    from tests.micropython.conftest import CPYTHON_ONLY, SRC
+    from tests.test_layout import core_modules
+
+    cpython_only = {"irqio." + p[: -len(".py")].replace("/", ".") for p in CPYTHON_ONLY}
+    failures = []
+    for module in sorted(set(core_modules()) - cpython_only):
+        done = subprocess.run(
+            [str(micropython_unix), "-c", f"import {module}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(os.environ, MICROPYPATH=f".frozen:{SRC}"),
+        )
+        if done.returncode != 0:
+            failures.append(f"{module}: {done.stdout}{done.stderr}")
+    assert not failures, "\n".join(failures)

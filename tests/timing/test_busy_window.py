@@ -1,4 +1,5 @@
-"""The busy window: a later job of a line can start later than its first (issue 12, item 2)."""
+"""The busy window: a later job of a line can start later than its first (docs/timing.md, "The
+analysis")."""
 
 from __future__ import annotations
 

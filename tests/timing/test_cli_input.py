@@ -1,5 +1,6 @@
 """Bad input to `irqio analyze` / `irqio sim`: one clear line, a distinct exit code, no
-traceback, nothing written where it should not be (issue 12, "Input and CLI")."""
+traceback, nothing written where it should not be (docs/timing.md, "Exit codes and input
+limits")."""
 
 from __future__ import annotations
 

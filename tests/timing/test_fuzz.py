@@ -1,7 +1,7 @@
 """Mutated system files: every one loads, analyses and simulates, or is one SystemFileError.
 
 The systems come from irqio.timing.generate; one to three leaves each are replaced by a value a
-typo or an adversary gives (issue 12 tried 1,600 such files by hand: inf, nan, 0, huge numbers,
+typo or an adversary gives (a review tried 1,600 such files by hand: inf, nan, 0, huge numbers,
 wrong types, escape sequences, deep nesting).
 """
 

@@ -2,7 +2,7 @@
 
 The systems come from irqio.timing.generate (shared with `irqio sweep --validate`): release
 jitter up to the period and lines whose next arrival can come while their handler still runs,
-the cases a first-job analysis misses (issue 12, item 2).
+the cases a first-job analysis misses (see test_busy_window.py).
 """
 
 from __future__ import annotations

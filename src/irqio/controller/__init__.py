@@ -6,6 +6,8 @@ resources under the immediate priority-ceiling protocol. See docs/controller.md.
 * `irqio.controller.errors`, `irqio.controller.samples`: errors and interrupt-side recording.
 * `irqio.controller.profiler`: who delayed whom (task context, CPython).
 * `irqio.controller.sources`: a periodic `Timer` and `FdReady` (CPython, Linux).
+* `irqio.controller.signal_source`: `SignalSource`, signals taken by a thread with
+  `sigwaitinfo` into a line or a queue, so a flood cannot nest a handler (CPython, Linux).
 * `irqio.controller.delivery`, `irqio.controller.debug` (CPython) and
   `irqio.controller.micropython`: how foreign pends reach the controller's thread; imported by
   the core only when a controller is created.
@@ -20,6 +22,8 @@ from irqio.controller.errors import (
     HeldAcrossAwait,
     InvalidPriority,
     LineExists,
+    NotHeld,
+    OutOfOrderRelease,
     SignalInUse,
     UnusedResource,
     WrongThread,
@@ -39,6 +43,8 @@ __all__ = [
     "InvalidPriority",
     "Line",
     "LineExists",
+    "NotHeld",
+    "OutOfOrderRelease",
     "Resource",
     "Samples",
     "SignalInUse",

@@ -217,6 +217,10 @@ class Controller:
         # and the resource that set it (for blame). Stored by Resource enter/exit.
         self._ceiling = 0
         self._holder: Resource | None = None
+        # The sections held in this thread, innermost last: (resource, ceiling before, holder
+        # before, signal mask before, enter time). Pushed and popped by Resource enter/exit;
+        # LIFO across contexts because handlers nest (see Resource.__enter__).
+        self._held: list[tuple[Resource, int, Resource | None, Any, int]] = []
         self._kick_due = False
         self._closed = False
         self._resources: list[Resource] = []
@@ -418,7 +422,11 @@ class Controller:
                 wait = start - first
                 line.latency.add(wait)
                 line.runtime.add(end - start)
-                if released is not None and first < released_at:
+                # why the ceiling test: only a resource whose ceiling is at or above p can
+                # have masked this line. A foreign pend that published the line and then lost
+                # the GIL before its kick is taken by whatever dispatch runs next, an exit's
+                # included; that wait is the pender's, not the resource's.
+                if released is not None and first < released_at and p <= released.ceiling:
                     entry = line.blame.get(released.name)
                     if entry is None:
                         line.blame[released.name] = [1, wait, wait]
@@ -482,9 +490,20 @@ class Controller:
 
     def close(self) -> None:
         """Stop the sources, restore the signal handlers and the wakeup fd. Pending lines are
-        dropped; `pend()` raises ControllerClosed from now on. Idempotent."""
+        dropped; `pend()` raises ControllerClosed from now on. Idempotent.
+
+        Controller's thread only, like registration: a main-thread controller restores signal
+        handlers, which only the main thread can do. From another thread it raises
+        `WrongThread` and changes nothing (the controller keeps running)."""
         if self._closed:
             return
+        if get_ident() != self._ident:
+            raise WrongThread(
+                "cannot close the controller from this thread: it belongs to the thread that "
+                "created it, where its signal handlers must be restored; ask that thread to "
+                "close it (e.g. loop.call_soon_threadsafe(controller.close), or set a Flag its "
+                "task awaits). Nothing was changed: the controller is still open"
+            )
         self._closed = True
         for source in list(self._sources):
             try:

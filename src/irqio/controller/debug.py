@@ -34,9 +34,10 @@ def asyncio_debug() -> bool:
         return False
 
 
-def watch_hold(ctl: Controller, res: Resource, entry: object) -> None:
-    """Task code just entered `res`: check it is released before the loop turns. (The caller
-    checked `ctl._current is None`: task context.)"""
+def watch_hold(ctl: Controller, res: Resource, entered: int) -> None:
+    """Task code just entered `res` (at time `entered`, which with `res` names the hold):
+    check it is released before the loop turns. (The caller checked `ctl._current is None`:
+    task context.)"""
     asyncio = sys.modules.get("asyncio")
     if asyncio is None:
         return
@@ -46,18 +47,19 @@ def watch_hold(ctl: Controller, res: Resource, entry: object) -> None:
         return
     task = asyncio.current_task(loop)
     if task is not None:  # a plain callback cannot await
-        loop.call_soon(check_released, res, entry, task, loop)
+        loop.call_soon(check_released, res, entered, task, loop)
 
 
-def check_released(res: Resource, entry: object, task: Any, loop: Any) -> None:
-    """A loop callback: is the entry task code made still held? If so, record the error for
+def check_released(res: Resource, entered: int, task: Any, loop: Any) -> None:
+    """A loop callback: is the hold task code made still held? If so, record the error for
     the exit to raise, and report it to the loop now."""
-    if not any(e is entry for e in res._saved):
+    ctl = res._ctl
+    if ctl is None or not any(e[0] is res and e[4] == entered for e in ctl._held):
         return
     error = HeldAcrossAwait(
         f"task {task.get_name()!r} held Resource {res.name!r} (ceiling {res.ceiling}) "
         "across an await: lines at or under the ceiling stayed masked while other tasks "
         "ran; leave the `with` block before awaiting"
     )
-    res._late.append((entry, error))
+    res._late.append((entered, error))
     loop.call_exception_handler({"message": str(error), "exception": error, "task": task})

@@ -37,6 +37,21 @@ if TYPE_CHECKING:
 _kick_signals: dict[int, Controller] = {}
 
 
+def bound_signal_owner(signum: int) -> str | None:
+    """Which open main-thread controller handles `signum` (its kick signal or a line's
+    ``signal=``), said in words; None if none does."""
+    for ctl in list(_kick_signals.values()):
+        if ctl._closed:
+            continue
+        delivery = ctl._delivery
+        if signum == delivery.signum:
+            return "the kick signal of an open Controller"
+        for line in ctl.lines():
+            if line.signum == signum:
+                return f"bound to line {line.name!r} of an open Controller"
+    return None
+
+
 def default_signum() -> int:
     """The real-time signal a main-thread controller uses for kicks: SIGRTMIN+1."""
     return int(_signal.SIGRTMIN) + 1
@@ -95,6 +110,7 @@ class SignalDelivery:
 
     def check_signal(self, name: str, signum: int) -> None:
         """May line `name` be bound to `signum`? (Raises before the line is registered.)"""
+        _refuse_claimed(signum)
 
     def bind_signal(self, line: Line, signum: int) -> None:
         pend = line.pend
@@ -118,6 +134,7 @@ class SignalDelivery:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
 
     def _install(self, signum: int, handler: Callable[[int, Any], None]) -> None:
+        _refuse_claimed(signum)
         if signum in self._saved_handlers:
             raise SignalInUse(
                 f"signal {signum} is already used by this controller (its kick signal is "
@@ -227,6 +244,17 @@ class SignalDelivery:
         finally:
             if old_mask is not None:
                 _signal.pthread_sigmask(_signal.SIG_SETMASK, old_mask)
+
+
+def _refuse_claimed(signum: int) -> None:
+    from irqio.controller.signal_source import claimed
+
+    if claimed(signum) is not None:
+        raise SignalInUse(
+            f"signal {signum} is received by an open SignalSource (blocked in the main thread, "
+            "so a handler would never run); close the source first, or use another signal "
+            "(for the kick signal: pass signum= to Controller)"
+        )
 
 
 class LoopTurnDelivery:

@@ -32,6 +32,16 @@ class UnusedResource(ControllerError, RuntimeErrorBase):
     """A resource no line and no task declared was entered: it has no ceiling."""
 
 
+class OutOfOrderRelease(ControllerError, RuntimeErrorBase):
+    """A resource was released while a resource entered after it was still held. Sections
+    nest (LIFO, as `with` blocks do): the guarantee that a line waits for at most one lower
+    section rests on it. The release was still done (see `Resource.__exit__`)."""
+
+
+class NotHeld(ControllerError, RuntimeErrorBase):
+    """A resource was released that is not held: released twice, or never entered."""
+
+
 class SignalInUse(ControllerError, ValueErrorBase):
     """A signal is already bound to this controller (its kick signal or another line)."""
 

@@ -10,7 +10,9 @@ records in task context: `Controller.stats()` returns a `Stats` snapshot with `t
 * Per resource (and `critical()`): hold time (max, p99, ...).
 * Blame, per line: each resource (or ``critical()``) whose ceiling held the line back while it
   waited, how often, and the worst and total wait. A wait is blamed on a resource when the line
-  was pended before the resource's exit and started in the dispatch that exit ran; the wait is
+  was pended before the resource's exit, started in the dispatch that exit ran, and the
+  resource's ceiling is at or above the line's priority (only such a resource can mask it: a
+  foreign pend whose kick is late may be taken by any exit's dispatch). The wait is
   pend -> start, so it also contains any handlers released at the same time and run first.
 
 Percentiles (p50, p90, p99) are nearest-rank (`irqio.percentile`) over the most recent samples

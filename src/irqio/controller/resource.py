@@ -24,6 +24,16 @@ ceiling protocol). Let line L have priority P:
 * Sections whose ceiling is below P do not delay L at all: that is the point of ceilings over
   `controller.critical()`, whose ceiling is above every line.
 
+Sections must nest (LIFO), as `with` blocks do, and that is enforced. The first bullet needs
+it: released out of order ("hand over hand": enter A, enter B, exit A, enter C, exit B...), the
+sections overlap and the ceiling never drops, so L waits for the whole chain instead of one
+section. And LIFO makes each exit O(1): it restores the ceiling its own enter saved. Releasing a
+resource that is not the innermost one held raises `OutOfOrderRelease`, naming both; releasing
+one that is not held (twice) raises `NotHeld`. Both leave the controller as if the sections had
+nested: the out-of-order release is still done, the ceiling (and signal mask) become what the
+sections still held need, and lines no longer masked run before the error is raised, so
+nothing stays masked by a resource nobody holds.
+
 Two masking modes per resource: ``masking="optimistic"`` (default) and ``masking="sigmask"``,
 which additionally blocks, with `signal.pthread_sigmask`, the real signals bound to lines at or
 under the ceiling, so their arrival does not even interrupt the section (the kernel delivers
@@ -37,6 +47,8 @@ from irqio.controller.errors import (
     CeilingViolation,
     ControllerError,
     HeldAcrossAwait,
+    NotHeld,
+    OutOfOrderRelease,
     UnusedResource,
     WrongThread,
 )
@@ -68,7 +80,6 @@ class Resource:
         "_critical",
         "_ctl",
         "_late",
-        "_saved",
         "_sigset",
         "_tasks",
         "_users",
@@ -89,12 +100,9 @@ class Resource:
         self._users: list[Line] = []
         self._tasks = False
         self._critical = False
-        # (previous ceiling, previous holder, previous signal mask, enter time) per entry:
-        # LIFO, touched only by the one context holding the resource (see __enter__).
-        self._saved: list[tuple[int, Resource | None, Any, int]] = []
         self._sigset: frozenset[int] = frozenset()
         # Debug mode: entries found held across an await, with their error (see __exit__).
-        self._late: list[tuple[object, HeldAcrossAwait]] = []
+        self._late: list[tuple[int, HeldAcrossAwait]] = []
         #: Hold times in ns (written by the holder only: a resource has one holder at a time).
         self.hold = Samples()
 
@@ -183,21 +191,30 @@ class Resource:
         old_mask = None
         if self._sigset:
             old_mask = ctl._delivery.block(self._sigset)
-        # why: a list owned by the holder: no other context can enter this resource while we
-        # hold it (any context that declares it has priority <= the ceiling, now masked).
-        entry = (prev, holder, old_mask, now())
-        self._saved.append(entry)
+        # why: one stack per controller, of every section held in its thread, most recent
+        # last. Contexts nest, so a handler that preempts us pushes and pops its own entries
+        # above ours before we run again: the stack is LIFO across contexts, and each exit
+        # finds its own entry on top unless its context released out of order. An entry is
+        # known by its resource and enter time (the slow path of __exit__ rebuilds entries).
+        ctl._held.append((self, prev, holder, old_mask, now()))
         if ctl.debug and ctl._current is None:
             from irqio.controller.debug import watch_hold
 
-            watch_hold(ctl, self, entry)
+            watch_hold(ctl, self, ctl._held[-1][4])  # our entry: handlers leave none above
         return self
 
     def __exit__(self, *exc: object) -> None:
-        ctl = self._ctl
-        assert ctl is not None
-        entry = self._saved.pop()
-        prev, holder, old_mask, entered = entry
+        ctl: Controller = self._ctl  # type: ignore[assignment]  # None: never entered, below
+        try:
+            entry = ctl._held.pop()
+        except (AttributeError, IndexError):  # never entered, or nothing held at all
+            self._release_not_innermost(ctl)
+            return  # not reached: it raises
+        res, prev, holder, old_mask, entered = entry
+        if res is not self:  # not the innermost section: put it back, take the slow path
+            ctl._held.append(entry)
+            self._release_not_innermost(ctl)
+            return  # not reached: it raises
         released_at = now()
         self.hold.add(released_at - entered)
         raised = ctl._ceiling > prev
@@ -211,9 +228,57 @@ class Resource:
             ctl._dispatch(self, released_at)
         if self._late:
             for i, (late, error) in enumerate(self._late):
-                if late is entry:
+                if late == entered:
                     del self._late[i]
                     raise error  # state restored above: nothing stays masked
+
+    def _release_not_innermost(self, ctl: "Controller | None") -> None:
+        """`__exit__` when this resource's section is not the innermost one held: released
+        twice (NotHeld) or out of order (OutOfOrderRelease). Both raise, after leaving the
+        controller as if the sections had been LIFO: the ceiling and the signal mask become
+        what the sections still held need, and the lines that no longer masks run now."""
+        held: list[Any] = ctl._held if ctl is not None else []
+        i = len(held) - 1
+        while i >= 0 and held[i][0] is not self:
+            i -= 1
+        if i < 0 or ctl is None:
+            raise NotHeld(
+                f"Resource {self.name!r} was released but is not held: each exit must match "
+                "one enter (was it released twice, or exited without `with`?)"
+            )
+        later = ", ".join([repr(e[0].name) for e in held[i + 1 :]])
+        verb = "is" if len(held) - i == 2 else "are"
+        _res, prev, holder, old_mask, entered = held.pop(i)
+        released_at = now()
+        self.hold.add(released_at - entered)
+        # Each entry above saved the ceiling, holder and signal mask below it, which included
+        # this section: rebuild them as their enters would have made them without it.
+        # O(sections held), on this misuse path only.
+        level, level_holder, mask = prev, holder, old_mask
+        for j in range(i, len(held)):
+            res, _prev, _holder, res_mask, res_entered = held[j]
+            if mask is not None and res_mask is not None:
+                res_mask, mask = mask, set(mask) | set(res._sigset)
+            held[j] = (res, level, level_holder, res_mask, res_entered)
+            if res.ceiling > level:
+                level, level_holder = res.ceiling, res
+        dropped = ctl._ceiling > level
+        ctl._ceiling = level
+        ctl._holder = level_holder
+        if mask is not None:
+            ctl._delivery.restore_mask(mask)
+        for j, (late, _error) in enumerate(self._late):
+            if late == entered:  # debug mode reported it to the loop already
+                del self._late[j]
+                break
+        if dropped:
+            ctl._dispatch(self, released_at)
+        raise OutOfOrderRelease(
+            f"Resource {self.name!r} was released while {later} "
+            f"(entered after it) {verb} still held: release resources in the reverse order "
+            "of entry (nest the `with` blocks). The release was done: the ceiling is now "
+            f"{level}, what the resources still held need"
+        )
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, ceiling={self.ceiling}, users={self.users})"

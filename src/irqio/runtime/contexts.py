@@ -51,6 +51,11 @@ except ImportError:  # CPython; MicroPython's unix port (no hard IRQs there)
     _disable_irq = _enable_irq = None
 
 
+#: The calling thread's identity (0 on a port without threads). Not in a hard IRQ: there it
+#: names the thread the IRQ interrupted (test `in_hard_irq()` first).
+thread_ident = _thread_ident
+
+
 def irq_off() -> int:
     """Mask hard IRQs for the next few instructions (bare-metal MicroPython); returns the state
     for `irq_on`. A no-op where there are no hard IRQs to mask (CPython, the unix port)."""

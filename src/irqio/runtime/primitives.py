@@ -31,7 +31,7 @@ for one set (two racing rings) or for none wakes nobody wrongly:
   set event, and a waiter remembers the epoch it parked in.
 """
 
-from irqio._compat import TYPE_CHECKING, Generic, TypeVar
+from irqio._compat import MICROPYTHON, TYPE_CHECKING, Generic, TypeVar
 from irqio.runtime import ports
 from irqio.runtime.counters import Tally
 from irqio.runtime.errors import QueueEmpty, QueueFull, WrongScheduler
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from irqio.runtime.doorbell import Doorbell, Waiter
+    from irqio.runtime.rings import SharedRing
 
 T = TypeVar("T")
 
@@ -349,6 +350,14 @@ class Queue(_Primitive, Generic[T]):
         super().__init__()
         self.capacity = capacity
         self._items = ring(capacity)
+        if not MICROPYTHON:
+            # CPython's hot path goes straight to the shared ring's deques (see offer, get).
+            shared: SharedRing = self._items  # type: ignore[assignment]
+            free = shared._free
+            assert free is not None  # a Queue is bounded
+            self._deque = shared.items
+            self._free = free
+            self._refused = shared._refused
         # True while a getter is parked (task context writes it). Read by the interrupt side
         # after publishing: a getter stores it, *then* looks at the items before parking.
         self._getters = False
@@ -358,13 +367,31 @@ class Queue(_Primitive, Generic[T]):
         """Items refused because the queue was full."""
         return self._items.refused
 
-    def offer(self, item: "T") -> bool:
-        """Put `item` if there is room; False (counted in `overruns`) if not. Any context."""
-        if not self._items.put(item):
-            return False
-        if self._getters:  # after the item is in: publish, then ring
-            self._ring()
-        return True
+    if MICROPYTHON:
+
+        def offer(self, item: "T") -> bool:
+            """Put `item` if there is room; False (counted in `overruns`) if not. Any context."""
+            if not self._items.put(item):
+                return False
+            if self._getters:  # after the item is in: publish, then ring
+                self._ring()
+            return True
+
+    else:
+        # The same steps as `ContextRing.put` and `SharedRing.put`, inlined for CPython: a
+        # method call per item was a third of the cost of an offer.
+
+        def offer(self, item: "T") -> bool:
+            """Put `item` if there is room; False (counted in `overruns`) if not. Any context."""
+            try:
+                self._free.pop()  # claim a place: one C call, cannot be torn
+            except IndexError:
+                self._refused.bump()
+                return False
+            self._deque.append(item)
+            if self._getters:  # after the item is in: publish, then ring
+                self._ring()
+            return True
 
     def put_nowait(self, item: "T") -> None:
         """Put `item`, or raise `QueueFull` (counted in `overruns`). Any context but a hard
@@ -375,21 +402,43 @@ class Queue(_Primitive, Generic[T]):
                 "overruns: consume faster, make the queue larger, or use offer() in handlers"
             )
 
-    def get_nowait(self) -> "T":
-        """Take the oldest item, or raise `QueueEmpty`. Task context (single consumer side)."""
-        item = self._items.poll()
-        if item is EMPTY:
-            raise QueueEmpty("Queue is empty")
-        return item  # type: ignore[no-any-return]
+    if MICROPYTHON:
 
-    async def get(self) -> "T":
-        """Take the oldest item, waiting for one if need be."""
-        poll = self._items.poll
-        item = poll()
-        while item is EMPTY:  # no exception for an empty queue: raising allocates
-            await self._until_items()
+        def get_nowait(self) -> "T":
+            """Take the oldest item, or raise `QueueEmpty`. Task context (the consumer)."""
+            item = self._items.poll()
+            if item is EMPTY:
+                raise QueueEmpty("Queue is empty")
+            return item  # type: ignore[no-any-return]
+
+        async def get(self) -> "T":
+            """Take the oldest item, waiting for one if need be."""
+            poll = self._items.poll
             item = poll()
-        return item  # type: ignore[no-any-return]
+            while item is EMPTY:  # no exception for an empty queue: raising allocates
+                await self._until_items()
+                item = poll()
+            return item  # type: ignore[no-any-return]
+
+    else:
+
+        def get_nowait(self) -> "T":
+            """Take the oldest item, or raise `QueueEmpty`. Task context (the consumer)."""
+            try:
+                item: T = self._deque.popleft()
+            except IndexError:
+                raise QueueEmpty("Queue is empty") from None
+            self._free.append(None)  # after the item is gone: the bound never overshoots
+            return item
+
+        async def get(self) -> "T":
+            """Take the oldest item, waiting for one if need be."""
+            items = self._deque
+            while not items:
+                await self._until_items()
+            item: T = items.popleft()
+            self._free.append(None)
+            return item
 
     async def get_batch(self, max_items: int) -> "list[T]":
         """Take up to `max_items` items (at least one), waiting for the first if need be."""

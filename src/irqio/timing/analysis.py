@@ -191,7 +191,8 @@ def analyze(system: System, policy: str) -> list[Bound]:
         hep = [j for j in system.lines if j.name != ln.name and level[j.name] >= li]
         cands = [_Candidate("none", 0, ())]
         if any(flash_code[o.owner] for o in owners if o.level < li):
-            cands.append(_Candidate("in-flight flash miss", M, ()))
+            # Every transfer outstanding on the flash must finish first (RP2350: up to 4).
+            cands.append(_Candidate("in-flight flash miss", M * p.flash_outstanding, ()))
         for o in owners:
             if o.level >= li:
                 continue

@@ -51,11 +51,23 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A piece of straight code with its own placement: a function a handler calls (a RAM handler
+    calling a flash function), or a step of an interpreter's interrupt path."""
+
+    name: str
+    instructions: int
+    placement: str
+    data_loads: int = 0  # const loads from flash
+
+
+@dataclass(frozen=True)
 class Handler:
     instructions: int
     placement: str
     footprint_bytes: int
     sections: tuple[Section, ...] = ()
+    parts: tuple[Part, ...] = ()  # when given, the handler is these parts in order
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,9 @@ class Line:
     arrival: Arrival
     handler: Handler
     order: int  # position in the file; ties between equal priorities go to the lower order
+    # Code the background runs for this line once its handler has returned (a soft IRQ: the
+    # interpreter runs the callback the handler scheduled), before its own code goes on.
+    deferred: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -342,7 +357,7 @@ class _Parser:
                     f"resources.{rname}",
                     "resource nobody uses; reference it from a section's `resource` or remove it",
                 )
-            # The ceiling is the highest priority among the declared users (DESIGN.md).
+            # The ceiling is the highest priority among the declared users (docs/architecture.md).
             ceiling = max(0 if u == BACKGROUND else prio[u] for u in us)
             resources[rname] = Resource(rname, tuple(us), ceiling)
 
@@ -377,7 +392,7 @@ class _Parser:
             raw,
             key,
             {"name", "priority", "arrival", "handler"},
-            {"pin", "nvic", "sections", "description"},
+            {"pin", "nvic", "sections", "description", "deferred"},
         )
         levels = self.profile.priority_levels
         pr = t["priority"]
@@ -410,7 +425,15 @@ class _Parser:
             for j, s in enumerate(self.array(t.get("sections", []), f"{key}.sections"))
         )
         handler = Handler(
-            handler.instructions, handler.placement, handler.footprint_bytes, sections
+            handler.instructions,
+            handler.placement,
+            handler.footprint_bytes,
+            sections,
+            handler.parts,
+        )
+        deferred = tuple(
+            self.part(d, f"{key}.deferred[{j}]")
+            for j, d in enumerate(self.array(t.get("deferred", []), f"{key}.deferred"))
         )
         return Line(
             name=self.name(t["name"], f"{key}.name"),
@@ -420,6 +443,7 @@ class _Parser:
             arrival=self.arrival(t["arrival"], f"{key}.arrival"),
             handler=handler,
             order=i,
+            deferred=deferred,
         )
 
     def array(self, value: Any, key: str) -> list[Any]:
@@ -500,7 +524,34 @@ class _Parser:
             raise self.fail(f"{key}.times_us", "times must be distinct")
         return Arrival(kind, min(gaps) if gaps else 1 << 62, times=tuple(times))
 
+    def part(self, raw: Any, key: str) -> Part:
+        t = self.keys(
+            raw, key, {"name", "instructions", "placement"}, {"data_loads", "description"}
+        )
+        return Part(
+            name=str(t["name"]),
+            instructions=int(
+                self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)
+            ),
+            placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
+            data_loads=int(self.number(t.get("data_loads", 0), f"{key}.data_loads", integer=True)),
+        )
+
     def handler(self, raw: Any, key: str) -> Handler:
+        if isinstance(raw, dict) and "parts" in raw:
+            # A handler made of parts (RAM code calling a flash function, an interpreter's path).
+            t = self.keys(raw, key, {"parts"}, set())
+            parts = tuple(
+                self.part(x, f"{key}.parts[{j}]")
+                for j, x in enumerate(self.array(t["parts"], f"{key}.parts"))
+            )
+            if not parts:
+                raise self.fail(f"{key}.parts", "must list at least one part")
+            n = sum(x.instructions for x in parts)
+            flash = any(x.placement == "flash" for x in parts)
+            return Handler(
+                n, "flash" if flash else "ram", n * self.profile.instruction_bytes, (), parts
+            )
         t = self.keys(raw, key, {"instructions", "placement"}, {"footprint_bytes"})
         n = self.instructions(t["instructions"], f"{key}.instructions")
         placement = self.choice(t["placement"], f"{key}.placement", PLACEMENTS)

@@ -2,7 +2,7 @@
 # from handlers, from a soft IRQ (micropython.schedule) and from a simulated hard IRQ.
 import micropython
 from irqio._compat import MICROPYTHON
-from irqio.controller import CeilingViolation, Controller
+from irqio.controller import CeilingViolation, Controller, NotHeld, OutOfOrderRelease
 from irqio.controller.resource import Resource
 
 print("controller micropython", MICROPYTHON)
@@ -143,5 +143,25 @@ for _ in range(50):  # task code; the IRQ, then the dispatch it scheduled, land 
     pass
 log.append("loop-done")
 scene("hard-irq")
+
+# 7. Sections nest. Releasing buf while critical() (entered after it) is held raises
+#    OutOfOrderRelease, and critical() keeps masking high until it is released; releasing buf
+#    again raises NotHeld. Nothing stays masked.
+crit = ctl.critical()
+buf.__enter__()
+crit.__enter__()
+try:
+    buf.__exit__(None, None, None)
+except OutOfOrderRelease:
+    log.append(f"out-of-order@{ctl.ceiling}")
+high.pend()
+log.append("release")
+crit.__exit__(None, None, None)
+try:
+    buf.__exit__(None, None, None)
+except NotHeld:
+    log.append("not-held")
+log.append(f"task@{ctl.ceiling}")
+scene("lifo")
 print("state", ctl.running_priority, ctl.ceiling, ctl.current_line, len(failures))
 print("MICROPYTHON-OK")
