@@ -38,6 +38,7 @@ queued again.
 """
 
 from irqio._compat import TYPE_CHECKING
+from irqio.runtime.rings import EMPTY
 from irqio.runtime.rings import ring as _ring
 
 if TYPE_CHECKING:
@@ -104,11 +105,19 @@ class Doorbell:
     def service(self) -> None:
         """Service what was rung. Task context only; the port calls it when alerted."""
         self._due = False  # before reading `pending`: a ring() after this line alerts again
-        # Only what is there now (`drain`): items added meanwhile alerted again (they saw
-        # `_due` False), and a storm of rings cannot keep this loop from returning.
+        # Only what is there now: items added meanwhile alerted again (they saw `_due` False),
+        # and a storm of rings cannot keep this loop from returning. A count and `poll()`, not
+        # a generator: the service allocates nothing of its own on MicroPython.
+        pending = self.pending
+        poll = pending.poll
+        n = len(pending)
         done = False
         try:
-            for item in self.pending.drain():
+            while n:
+                n -= 1
+                item = poll()
+                if item is EMPTY:
+                    break
                 item._service()
             if self._overflow:
                 self._overflow = False  # before the scan, as `_due` before the drain

@@ -79,12 +79,6 @@ class SharedRing:
             self._free.extend([None] * n)
         return batch
 
-    def drain(self) -> "Iterator[Any]":
-        """Take the items there now (not those added meanwhile). The consumer only."""
-        items = self.items
-        for _ in range(len(items)):
-            yield self.take()
-
     def __len__(self) -> int:
         return len(self.items)
 
@@ -165,12 +159,6 @@ class ContextRing:
 
     def take_batch(self, n: int) -> "list[Any]":
         return [self.poll() for _ in range(n)]
-
-    def drain(self) -> "Iterator[Any]":
-        for cell in self._rings.cells:
-            items = cell.items
-            for _ in range(len(items)):
-                yield items.popleft()
 
     def __len__(self) -> int:
         total = 0  # a loop, not sum(generator): no allocation
