@@ -1,7 +1,7 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
 # per process; the last line it prints is one JSON object of results. Usage:
 #   micropython measure.py KIND LIB [N]
-# KIND: import | idle | wake | switch | queue | batch     LIB: irqio | tsf | hinch
+# KIND: import | idle | wake | switch | queue | batch | queue2     LIB: irqio | tsf | hinch
 import _thread
 import asyncio
 import gc
@@ -177,6 +177,49 @@ async def queue(n, batch=False):
     result("queue_in_order", ok)
 
 
+async def queue2(n):
+    # Two _thread producers, n tagged items each, into one queue: is every item delivered once,
+    # in order per producer? (irqio gives each producer context its own ring; Hinch's queue
+    # documents one producer.) The consumer gives up after 2 s without an item.
+    q = make_queue(256)
+    put = q.offer if LIB == "irqio" else q.put_sync
+
+    def producer(tag):
+        for i in range(n):
+            item = (tag, i)
+            while True:
+                try:
+                    if put(item) is not False:
+                        break
+                except IndexError:
+                    pass
+
+    t0 = time.ticks_us()
+    _thread.start_new_thread(producer, (0,))
+    _thread.start_new_thread(producer, (1,))
+    last = [-1, -1]
+    received = in_order = corrupt = 0
+    while received < 2 * n:
+        try:
+            item = await asyncio.wait_for_ms(q.get(), 2000)
+        except TimeoutError:
+            break
+        received += 1
+        if not isinstance(item, tuple) or len(item) != 2:
+            corrupt += 1
+            continue
+        tag, i = item
+        if i == last[tag] + 1:
+            in_order += 1
+        last[tag] = i
+    us = time.ticks_diff(time.ticks_us(), t0)
+    result("queue2_items_per_s", int(received * 1_000_000 / us))
+    result("queue2_received", received)
+    result("queue2_in_order", in_order)
+    result("queue2_corrupt", corrupt)
+    result("queue2_expected", 2 * n)
+
+
 if KIND == "import":
     measure_import()
 elif KIND == "idle":
@@ -189,4 +232,6 @@ elif KIND == "queue":
     asyncio.run(queue(N or 50000))
 elif KIND == "batch":
     asyncio.run(queue(N or 50000, batch=True))
+elif KIND == "queue2":
+    asyncio.run(queue2(N or 50000))
 print(json.dumps(RESULTS))
