@@ -3,7 +3,7 @@
 
 from collections import deque
 
-from irqio._compat import MICROPYTHON, TYPE_CHECKING, in_hard_irq
+from irqio._compat import MICROPYTHON, TYPE_CHECKING
 from irqio.runtime.contexts import PerContext, irq_off, irq_on, thread_ident
 from irqio.runtime.counters import Tally
 
@@ -13,6 +13,18 @@ if TYPE_CHECKING:
 
 #: What `poll()` answers when a ring is empty (no exception: raising allocates on MicroPython).
 EMPTY = ("empty",)
+
+if MICROPYTHON:  # `in_hard_irq()`, inlined in the producers' hot path below
+    from micropython import heap_lock as _heap_lock  # type: ignore[import-not-found]
+    from micropython import heap_unlock as _heap_unlock
+else:
+
+    def _heap_lock() -> None:
+        pass
+
+    def _heap_unlock() -> int:
+        return 0
+
 
 
 class _Cell:
@@ -109,7 +121,8 @@ class ContextRing:
         """Append `item` to the caller's ring; False (counted) if that ring is full. The hot
         path of every producer on MicroPython: kept to one Python call."""
         rings = self._rings
-        if in_hard_irq():
+        _heap_lock()
+        if _heap_unlock():  # in a hard IRQ (`in_hard_irq()`, inlined: this is the hot path)
             cell = rings.irq
             state = irq_off()  # hard IRQs of different priorities nest: one writer at a time
             try:
@@ -137,15 +150,21 @@ class ContextRing:
         return True
 
     def poll(self) -> "Any":
-        """The oldest item of the next producer round-robin, or `EMPTY`. The consumer only."""
+        """An item, or `EMPTY`. The consumer only. It stays with one producer's ring until that
+        is empty, then moves on round-robin: order is kept per producer, and a busy producer
+        delays the others by at most its ring (`capacity` items)."""
         cells = self._rings.cells
-        n = len(cells)
         i = self._next
+        if i < len(cells):
+            items = cells[i].items
+            if items:
+                return items.popleft()
+        n = len(cells)
         for _ in range(n):
+            i += 1
             if i >= n:
                 i = 0
             items = cells[i].items
-            i += 1
             if items:
                 self._next = i
                 return items.popleft()
