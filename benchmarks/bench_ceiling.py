@@ -17,7 +17,6 @@ Speed targets live here, never in timed tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -25,9 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from irqio.controller import Controller
+from rich.table import Table
+
+from benchkit import harness, report
+from irqio import Controller, Resource
 from irqio.demo.ceiling import MODES, run_story, story_verdict
-from irqio.resource import Resource
 
 
 def _per_op_ns(fn: Callable[[], None], n: int, repeat: int = 5) -> float:
@@ -94,17 +95,17 @@ def measure_costs(n: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_ceiling", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="machine-readable results on stdout")
-    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    harness.add_mode_arguments(parser, "short runs, for a smoke test")
     args = parser.parse_args(argv)
-    seconds = 0.5 if args.quick else 2.0
-    n = 2_000 if args.quick else 50_000
+    quick = harness.mode_of(args) != "full"
+    seconds = 0.5 if quick else 2.0
+    n = 2_000 if quick else 50_000
 
     stories = {mode: run_story(mode, seconds=seconds, max_pends=10**6) for mode in MODES}
     ok, verdict = story_verdict(stories)
     costs = measure_costs(n)
     result: dict[str, Any] = {
-        "python": sys.version.split()[0],
+        "python": harness.machine()["python"],
         "story": {
             mode: {
                 "pends": r.stats.line("urgent").pends,
@@ -121,13 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "costs_ns": costs,
     }
     if args.json:
-        print(json.dumps(result, indent=2))
+        report.dump_json(result)
         return 0 if ok else 1
 
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
+    console = report.stdout_console()
     py = result["python"]
     t = Table(title=f"urgent line (priority 3) latency, 2 ms task sections, Python {py}")
     t.add_column("task holds")

@@ -15,59 +15,31 @@ Measurements (each row says what it measures; see benchmarks/README.md):
 Peers: asyncio Event / Queue fed through `loop.call_soon_threadsafe`, janus, culsans, aiologic
 (Event, SimpleQueue) and trio (`TrioToken.run_sync_soon`; trio runs its own loop, one row).
 Every wait has a timeout and every thread is joined; a stuck case is reported, never hangs.
+
+What a library's side of each row is comes from `benchkit.peers` (its own bound methods); this
+file holds the measurements, the rows that pair them with the peers, and the verdicts.
 """
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import asyncio
+import functools
 import gc
-import json
-import math
 import os
-import platform
 import select
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import irqio
-from irqio.ports.asyncio import running_doorbell
+from rich.markup import escape
 
-pc = time.perf_counter_ns
-
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - uvloop is in the bench extra
-    uvloop = None
-
-try:
-    import janus
-except ImportError:  # pragma: no cover
-    janus = None
-
-try:
-    import culsans
-except ImportError:  # pragma: no cover
-    culsans = None
-
-try:
-    import aiologic
-except ImportError:  # pragma: no cover
-    aiologic = None
-
-try:
-    import trio
-    import trio.lowlevel
-except ImportError:  # pragma: no cover
-    trio = None
-
+from benchkit import harness, peers, report
+from benchkit.harness import CHUNK, CaseError, Worker, pc, percentile, trim
+from benchkit.peers import Channel, Reply, Signal
 
 # -- sizes ----------------------------------------------------------------------------------
 
@@ -91,455 +63,170 @@ class Sizes:
 FULL = Sizes(5_000, 0.25, 5, 3_000_000, 1.0, 200_000, 0.25, 2.0, 400, 12, (1, 100, 10_000), 30.0)
 QUICK = Sizes(1_000, 0.08, 2, 400_000, 0.2, 40_000, 0.05, 0.3, 250, 1, (1, 100, 10_000), 15.0)
 SMOKE = Sizes(150, 0.05, 1, 20_000, 0.05, 2_000, 0.02, 0.05, 50, 1, (1, 100, 1_000), 10.0)
+SIZES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 QUEUE_CAPACITY = 65_536  # bounded queues (irqio, janus, culsans) in the throughput rows
 REPLY_LOCK = "reply: task releases a _thread lock the thread waits on"
+PEERS_NEEDED = ("janus", "culsans", "aiologic", "trio")
 
 
-class CaseError(Exception):
-    pass
+@dataclass(frozen=True)
+class Row:
+    """One library's row of a table: its name as shown, what it measures, and its case.
 
+    `loop` None: `case(sizes)` is a coroutine, run in a fresh loop of each kind the run asks
+    for (stock asyncio, uvloop). Otherwise the row has one loop of its own ("trio": the case
+    runs trio.run; "none": no loop at all) and `case(sizes)` is called as is.
+    """
 
-# -- running a case -------------------------------------------------------------------------
-
-
-def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    if loop == "asyncio":
-        return asyncio.SelectorEventLoop
-    if uvloop is None:
-        raise CaseError("uvloop is not installed")
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
-
-
-def run_case(loop: str, make: Callable[[], Awaitable[Any]], timeout: float) -> Any:
-    """Run one case in a fresh loop of kind `loop` in this thread, bounded by `timeout`."""
-
-    async def bounded() -> Any:
-        return await asyncio.wait_for(make(), timeout)
-
-    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        return runner.run(bounded())
-
-
-class Worker(threading.Thread):
-    """A foreign thread running `fn`; keeps its result or error. Daemon: never blocks exit."""
-
-    def __init__(self, fn: Callable[[], Any], name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.fn = fn
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.fn()
-        except BaseException as exc:
-            self.error = exc
-
-    async def ajoin(self, timeout: float = 5.0) -> Any:
-        """Join from inside the loop without blocking it."""
-        end = time.monotonic() + timeout
-        while self.is_alive():
-            if time.monotonic() > end:
-                raise CaseError(f"thread {self.name} did not finish in {timeout} s")
-            await asyncio.sleep(0.001)
-        if self.error is not None:
-            raise CaseError(f"thread {self.name} failed: {self.error!r}") from self.error
-        return self.result
-
-    def join_checked(self, timeout: float = 5.0) -> Any:
-        self.join(timeout)
-        if self.is_alive():
-            raise CaseError(f"thread {self.name} did not finish in {timeout} s")
-        if self.error is not None:
-            raise CaseError(f"thread {self.name} failed: {self.error!r}") from self.error
-        return self.result
-
-
-def pctl(samples: list[int], q: float) -> float:
-    s = sorted(samples)
-    if not s:
-        return math.nan
-    return float(s[min(len(s) - 1, int(q * len(s)))])
-
-
-def trim(samples: list[Any]) -> list[Any]:
-    """Drop the warm-up: the first 5 % of the samples."""
-    return samples[len(samples) // 20 :]
+    library: str
+    measures: str
+    case: Callable[[Sizes], Any]
+    loop: str | None = None
 
 
 # -- round trip (and wake latency, which shares the machinery) ------------------------------
 
 
-class RoundTrip:
-    """One library's round trip: thread signals, task wakes and replies, thread waits.
+def rt_client(
+    send: Callable[..., object],
+    args: tuple[Any, ...],
+    wait_reply: Callable[[float], bool],
+    rounds: int,
+    seconds: float,
+    stamps: list[int] | None,
+    stop: list[bool],
+) -> list[int]:
+    """Thread side of a round trip: signal, wait for the reply; the round-trip samples (ns).
 
-    Thread side: `t_signal()`, `t_wait(timeout) -> bool`. Task side: `await a_wait()`,
-    `a_reply()`. `stop` tells the task to leave after the next wake.
+    With `stamps`, the task stamped its resume time there: the last stamp becomes that
+    round's thread → task half (resume − the thread's stamp before the signal).
     """
-
-    lib = ""
-    measures = ""
-
-    def __init__(self) -> None:
-        self.stop = False
-
-    async def setup(self) -> None:
-        pass
-
-    def t_signal(self) -> None:
-        raise NotImplementedError
-
-    def t_wait(self, timeout: float) -> bool:
-        raise NotImplementedError
-
-    async def a_wait(self) -> None:
-        raise NotImplementedError
-
-    def a_reply(self) -> None:
-        raise NotImplementedError
-
-
-class LockReply(RoundTrip):
-    """Reply through a plain `_thread` lock: the task releases it, the thread acquires it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reply = _thread.allocate_lock()
-        self.reply.acquire()
-
-    def t_wait(self, timeout: float) -> bool:
-        return self.reply.acquire(timeout=timeout)
-
-    def a_reply(self) -> None:
-        self.reply.release()
-
-
-class IrqioFlagRT(LockReply):
-    lib = "irqio Flag"
-    measures = "thread: Flag.set(); task: await Flag.wait(); " + REPLY_LOCK
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flag = irqio.Flag()
-
-    def t_signal(self) -> None:
-        self.flag.set()
-
-    async def a_wait(self) -> None:
-        await self.flag.wait()
-
-
-class IrqioEventRT(LockReply):
-    lib = "irqio Event"
-    measures = "thread: Event.set(); task: await Event.wait(); Event.clear(); " + REPLY_LOCK
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ev = irqio.Event()
-
-    def t_signal(self) -> None:
-        self.ev.set()
-
-    async def a_wait(self) -> None:
-        await self.ev.wait()
-        self.ev.clear()
-
-
-class IrqioQueueRT(LockReply):
-    lib = "irqio Queue"
-    measures = "thread: Queue.put_nowait(x); task: await Queue.get(); " + REPLY_LOCK
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.q: irqio.Queue[int] = irqio.Queue(16)
-
-    def t_signal(self) -> None:
-        self.q.put_nowait(1)
-
-    async def a_wait(self) -> None:
-        await self.q.get()
-
-
-class AsyncioEventRT(LockReply):
-    lib = "asyncio Event+cst"
-    measures = (
-        "thread: loop.call_soon_threadsafe(ev.set); task: await ev.wait(); ev.clear(); "
-        + REPLY_LOCK
-    )
-
-    async def setup(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.ev = asyncio.Event()
-
-    def t_signal(self) -> None:
-        self.loop.call_soon_threadsafe(self.ev.set)
-
-    async def a_wait(self) -> None:
-        await self.ev.wait()
-        self.ev.clear()
-
-
-class JanusRT(RoundTrip):
-    lib = "janus"
-    measures = (
-        "thread: req.sync_q.put(x); task: await req.async_q.get(); "
-        "reply: rep.async_q.put_nowait(x), thread: rep.sync_q.get(timeout)"
-    )
-    module: Any = janus
-
-    async def setup(self) -> None:
-        self.req = self.module.Queue()
-        self.rep = self.module.Queue()
-
-    def t_signal(self) -> None:
-        self.req.sync_q.put(1)
-
-    def t_wait(self, timeout: float) -> bool:
-        try:
-            self.rep.sync_q.get(timeout=timeout)
-        except Exception:
-            return False
-        return True
-
-    async def a_wait(self) -> None:
-        await self.req.async_q.get()
-
-    def a_reply(self) -> None:
-        self.rep.async_q.put_nowait(1)
-
-
-class CulsansRT(JanusRT):
-    lib = "culsans"
-    measures = JanusRT.measures
-    module = culsans
-
-
-class AiologicEventRT(RoundTrip):
-    lib = "aiologic Event"
-    measures = (
-        "one-shot Events per round; thread: req[i].set(); task: await req[i]; "
-        "reply: rep[i].set(), thread: rep[i].wait(timeout) (aiologic's green side)"
-    )
-
-    def __init__(self, rounds: int) -> None:
-        super().__init__()
-        self.req = [aiologic.Event() for _ in range(rounds + 2)]
-        self.rep = [aiologic.Event() for _ in range(rounds + 2)]
-        self.ti = self.ai = self.ri = 0
-
-    def t_signal(self) -> None:
-        self.req[self.ti].set()
-        self.ti += 1
-
-    def t_wait(self, timeout: float) -> bool:
-        ok: bool = self.rep[self.ri].wait(timeout)
-        self.ri += 1
-        return ok
-
-    async def a_wait(self) -> None:
-        await self.req[self.ai]
-        self.ai += 1
-
-    def a_reply(self) -> None:
-        self.rep[self.ai - 1].set()
-
-
-class AiologicQueueRT(RoundTrip):
-    lib = "aiologic SimpleQueue"
-    measures = (
-        "thread: req.put(x); task: await req.async_get(); "
-        "reply: rep.put(x), thread: rep.green_get(timeout)"
-    )
-
-    async def setup(self) -> None:
-        self.req = aiologic.SimpleQueue()
-        self.rep = aiologic.SimpleQueue()
-
-    def t_signal(self) -> None:
-        self.req.put(1)
-
-    def t_wait(self, timeout: float) -> bool:
-        try:
-            self.rep.green_get(timeout=timeout)
-        except Exception:
-            return False
-        return True
-
-    async def a_wait(self) -> None:
-        await self.req.async_get()
-
-    def a_reply(self) -> None:
-        self.rep.put(1)
-
-
-def rt_client(rt: RoundTrip, rounds: int, seconds: float, stamps: list[int]) -> list[int]:
-    """Thread side of a round trip: returns the round-trip samples (ns)."""
     samples: list[int] = []
     end = pc() + int(seconds * 1e9)
     try:
         for _ in range(rounds):
             t0 = pc()
-            rt.t_signal()
-            if not rt.t_wait(2.0):
-                raise CaseError(f"{rt.lib}: no reply within 2 s")
+            send(*args)
+            if not wait_reply(2.0):
+                raise CaseError("no reply within 2 s")
             t1 = pc()
             samples.append(t1 - t0)
-            if stamps:  # wake latency: the task stamped its resume time
+            if stamps is not None:
                 stamps[-1] -= t0
             if t1 > end:
                 break
     finally:
-        rt.stop = True
-        rt.t_signal()
+        stop[0] = True
+        send(*args)
     return samples
 
 
-async def rt_server(rt: RoundTrip, stamps: list[int] | None) -> None:
+async def rt_server(
+    forward: Signal, reply: Reply, stamps: list[int] | None, stop: list[bool]
+) -> None:
+    wait, send, args = forward.wait, reply.send, reply.args
     while True:
-        await rt.a_wait()
-        if rt.stop:
+        await wait()
+        if stop[0]:
             return
         if stamps is not None:
             stamps.append(pc())
-        rt.a_reply()
+        send(*args)
 
 
-async def rt_case(
-    rt: RoundTrip, rounds: int, seconds: float, *, wake_stamps: bool = False
+async def round_trip(
+    forward: Signal, reply: Reply, rounds: int, seconds: float
 ) -> tuple[list[int], list[int]]:
-    """Run a round-trip case in the running loop: (round-trip samples, wake-latency samples)."""
-    await rt.setup()
+    """A round trip in the running loop: (round-trip samples, thread → task samples), ns."""
     stamps: list[int] = []
-    server = asyncio.ensure_future(rt_server(rt, stamps if wake_stamps else None))
+    stop = [False]
+    server = asyncio.ensure_future(rt_server(forward, reply, stamps, stop))
     await asyncio.sleep(0)  # the server parks (binds its primitive) first
-    # The client adjusts stamps[-1] in place; a stamp list that is non-empty signals that.
-    worker = Worker(lambda: rt_client(rt, rounds, seconds, stamps if wake_stamps else []), "rt")
-    if wake_stamps:
-        stamps.append(0)  # placeholder so the first adjustment has a slot; dropped below
+    worker = Worker(
+        lambda: rt_client(forward.send, forward.args, reply.wait, rounds, seconds, stamps, stop),
+        "rt",
+    )
     worker.start()
     try:
         samples = await worker.ajoin(seconds + 10.0)
         await asyncio.wait_for(server, 5.0)
     finally:
         server.cancel()
-    wakes = [s for s in stamps[1:]] if wake_stamps else []
-    return samples, wakes
+    return samples, stamps
 
 
-def trio_rt(rounds: int, seconds: float, *, wake_stamps: bool = False, idle: int = 0) -> Any:
+def trio_round_trip(sz: Sizes) -> tuple[list[int], list[int]]:
     """trio: thread token.run_sync_soon(ev.set); task await ev.wait(), new Event; lock reply."""
+    import trio
 
     async def main() -> tuple[list[int], list[int]]:
-        token = trio.lowlevel.current_trio_token()
-        reply = _thread.allocate_lock()
-        reply.acquire()
-        state: dict[str, Any] = {"ev": trio.Event(), "stop": False}
-        stamps: list[int] = [0]
-
-        def set_current() -> None:
-            state["ev"].set()
-
-        def client() -> list[int]:
-            samples: list[int] = []
-            end = pc() + int(seconds * 1e9)
-            try:
-                for _ in range(rounds):
-                    t0 = pc()
-                    token.run_sync_soon(set_current)
-                    if not reply.acquire(timeout=2.0):
-                        raise CaseError("trio: no reply within 2 s")
-                    t1 = pc()
-                    samples.append(t1 - t0)
-                    stamps[-1] -= t0
-                    if t1 > end:
-                        break
-            finally:
-                state["stop"] = True
-                token.run_sync_soon(set_current)
-            return samples
-
-        async def server() -> None:
-            while True:
-                await state["ev"].wait()
-                state["ev"] = trio.Event()
-                if state["stop"]:
-                    return
-                stamps.append(pc())
-                reply.release()
-
-        idle_events = [trio.Event() for _ in range(idle)]
-        with trio.fail_after(seconds + 15.0):
+        forward, reply = peers.trio_event(), peers.lock_reply()
+        stamps: list[int] = []
+        stop = [False]
+        with trio.fail_after(sz.rt_seconds + 15.0):
             async with trio.open_nursery() as nursery:
-                for ev in idle_events:
-                    nursery.start_soon(ev.wait)
-                nursery.start_soon(server)
+                nursery.start_soon(rt_server, forward, reply, stamps, stop)
                 await trio.sleep(0)
-                worker = Worker(client, "trio-rt")
+                worker = Worker(
+                    lambda: rt_client(
+                        forward.send,
+                        forward.args,
+                        reply.wait,
+                        sz.rt_rounds,
+                        sz.rt_seconds,
+                        stamps,
+                        stop,
+                    ),
+                    "trio-rt",
+                )
                 worker.start()
                 while worker.is_alive():
                     await trio.sleep(0.001)
                 samples = worker.join_checked()
-                for ev in idle_events:
-                    ev.set()
-        return samples, stamps[1:]
+        return samples, stamps
 
     return trio.run(main)
 
 
-BARE_MEASURES = (
-    "no event loop: thread: eventfd write; a second thread blocked in epoll.poll() "
-    "wakes, reads it; " + REPLY_LOCK
-)
-
-
-class BareRT(LockReply):
-    """The signal half with no event loop: an eventfd write wakes a thread asleep in epoll."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.efd = os.eventfd(0, os.EFD_NONBLOCK)
-
-    def t_signal(self) -> None:
-        os.eventfd_write(self.efd, 1)
-
-
-def bare_rt(rounds: int, seconds: float) -> tuple[list[int], list[int]]:
+def bare_round_trip(sz: Sizes) -> tuple[list[int], list[int]]:
     """The same two cross-thread wakes with no event loop at all: what any loop pays.
 
     A loop asleep in epoll is woken by a write to an fd, and the reply wakes a thread blocked
     on a lock: both are a kernel wake of a sleeping thread, which on an idle VM includes
     waking the idle vCPU. Only spinning avoids that cost, and spinning costs idle CPU.
     """
-    rt = BareRT()
+    efd = os.eventfd(0, os.EFD_NONBLOCK)
+    reply = peers.lock_reply()
     ep = select.epoll()
-    ep.register(rt.efd, select.EPOLLIN)
-    stamps: list[int] = [0]
+    ep.register(efd, select.EPOLLIN)
+    stamps: list[int] = []
+    stop = [False]
 
     def server() -> None:
         while True:
             if not ep.poll(5.0):
                 raise CaseError("bare threads: no signal within 5 s")
-            os.eventfd_read(rt.efd)
-            if rt.stop:
+            os.eventfd_read(efd)
+            if stop[0]:
                 return
             stamps.append(pc())
-            rt.a_reply()
+            reply.send(*reply.args)
 
     srv = Worker(server, "bare-server")
     srv.start()
     try:
-        samples = rt_client(rt, rounds, seconds, stamps)
-        srv.join_checked(seconds + 10.0)
+        samples = rt_client(
+            os.eventfd_write, (efd, 1), reply.wait, sz.rt_rounds, sz.rt_seconds, stamps, stop
+        )
+        srv.join_checked(sz.rt_seconds + 10.0)
     finally:
         ep.close()
-        os.close(rt.efd)
-    return samples, stamps[1:]
+        os.close(efd)
+    return samples, stamps
 
 
 # -- throughput -----------------------------------------------------------------------------
-
-CHUNK = 1024
 
 
 @dataclass
@@ -549,35 +236,64 @@ class TPResult:
     overruns: int = 0
 
 
-def produce(
-    put: Callable[[int], object], items: int, seconds: float, finish: Callable[[], None]
-) -> int:
-    """Put as fast as possible until `items` or `seconds`; then `finish()` (the sentinel)."""
+def produce(put: Callable[..., object], head: tuple[Any, ...], items: int, seconds: float) -> int:
+    """Put 0, 1, 2, ... with `put(*head, i)` as fast as the library takes them, until `items`
+    or `seconds`; then the sentinel None. A put that returns False was refused (a full irqio
+    Queue): the producer yields the GIL (`sleep(0)`) and retries, so nothing is lost. The loop
+    is written out for a head of none and of one, so no call of the bench's own sits between
+    the library's puts."""
     end = pc() + int(seconds * 1e9)
     sent = 0
+    sleep = time.sleep
+    r = range(CHUNK)
+    if len(head) > 1:
+        raise ValueError("produce takes a put with at most one leading argument")
+    h = head[0] if head else None
     try:
         while sent < items:
-            for i in range(CHUNK):
-                put(i)
+            if head:
+                for i in r:
+                    while put(h, i) is False:
+                        sleep(0)
+            else:
+                for i in r:
+                    while put(i) is False:
+                        sleep(0)
             sent += CHUNK
             if pc() > end:
                 break
     finally:
-        finish()
+        while put(*head, None) is False:
+            sleep(0)
     return sent
 
 
-async def tp_case(
-    start_consumer: Callable[[], Awaitable[int]],
-    put: Callable[[int], object],
-    finish: Callable[[], None],
-    items: int,
-    seconds: float,
+async def throughput(
+    channel: Channel, items: int, seconds: float, *, batch: bool = False
 ) -> TPResult:
-    consumer = asyncio.ensure_future(start_consumer())
+    """A producer thread puts into `channel`, a task takes (with `get_batch` if `batch`)."""
+
+    async def consume() -> int:
+        got = 0
+        if batch:
+            get_batch = channel.get_batch
+            if get_batch is None:
+                raise CaseError("this channel has no get_batch")
+            while True:
+                chunk = await get_batch(QUEUE_CAPACITY)
+                if chunk[-1] is None:
+                    return got + len(chunk) - 1
+                got += len(chunk)
+        get = channel.get
+        while True:
+            if await get() is None:
+                return got
+            got += 1
+
+    consumer = asyncio.ensure_future(consume())
     await asyncio.sleep(0)
     t0 = pc()
-    worker = Worker(lambda: produce(put, items, seconds, finish), "producer")
+    worker = Worker(lambda: produce(channel.put, channel.head, items, seconds), "producer")
     worker.start()
     try:
         got = await asyncio.wait_for(asyncio.shield(consumer), seconds + 20.0)
@@ -585,117 +301,29 @@ async def tp_case(
         sent = await worker.ajoin(5.0)
     finally:
         consumer.cancel()
+        if channel.release is not None:
+            await channel.release()
     if got != sent:
         raise CaseError(f"throughput: sent {sent} items, got {got}")
-    return TPResult(got, (t1 - t0) / 1e9)
+    overruns = channel.refused() if channel.refused is not None else 0
+    return TPResult(got, (t1 - t0) / 1e9, overruns)
 
 
-async def tp_irqio(items: int, seconds: float, batch: bool) -> TPResult:
-    q: irqio.Queue[int | None] = irqio.Queue(QUEUE_CAPACITY)
-    retries = [0]
-    offer = q.offer
-    sleep = time.sleep
+def trio_throughput(sz: Sizes) -> TPResult:
+    import trio
 
-    def put(item: int | None) -> None:
-        # The producer's only choice when full: count the refusal, yield the GIL, retry.
-        while not offer(item):
-            retries[0] += 1
-            sleep(0)
-
-    async def consume() -> int:
-        got = 0
-        if batch:
-            get_batch = q.get_batch
-            while True:
-                chunk = await get_batch(QUEUE_CAPACITY)
-                if chunk[-1] is None:
-                    return got + len(chunk) - 1
-                got += len(chunk)
-        get = q.get
-        while True:
-            if await get() is None:
-                return got
-            got += 1
-
-    result = await tp_case(consume, put, lambda: put(None), items, seconds)
-    result.overruns = q.overruns
-    return result
-
-
-async def tp_asyncio(items: int, seconds: float) -> TPResult:
-    loop = asyncio.get_running_loop()
-    q: asyncio.Queue[int | None] = asyncio.Queue()
-    cst = loop.call_soon_threadsafe
-    put_nowait = q.put_nowait
-
-    def put(item: int | None) -> None:
-        cst(put_nowait, item)
-
-    async def consume() -> int:
-        got = 0
-        get = q.get
-        while True:
-            if await get() is None:
-                return got
-            got += 1
-
-    return await tp_case(consume, put, lambda: put(None), items, seconds)
-
-
-async def tp_janus_like(module: Any, items: int, seconds: float) -> TPResult:
-    q = module.Queue(QUEUE_CAPACITY)
-    sync_put = q.sync_q.put
-
-    def put(item: int | None) -> None:
-        sync_put(item, timeout=5.0)
-
-    async def consume() -> int:
-        got = 0
-        get = q.async_q.get
-        while True:
-            if await get() is None:
-                return got
-            got += 1
-
-    try:
-        return await tp_case(consume, put, lambda: put(None), items, seconds)
-    finally:
-        q.close()
-        await asyncio.wait_for(q.wait_closed(), 5.0)
-
-
-async def tp_aiologic(items: int, seconds: float) -> TPResult:
-    q = aiologic.SimpleQueue()
-
-    async def consume() -> int:
-        got = 0
-        get = q.async_get
-        while True:
-            if await get() is None:
-                return got
-            got += 1
-
-    return await tp_case(consume, q.put, lambda: q.put(None), items, seconds)
-
-
-def trio_tp(items: int, seconds: float) -> TPResult:
     async def main() -> TPResult:
-        token = trio.lowlevel.current_trio_token()
-        send, recv = trio.open_memory_channel[int | None](math.inf)
-        rss = token.run_sync_soon
-        send_nowait = send.send_nowait
-
-        def put(item: int | None) -> None:
-            rss(send_nowait, item)
-
+        channel = peers.trio_channel()
+        get = channel.get
         got = 0
-        with trio.fail_after(seconds + 20.0):
+        with trio.fail_after(sz.tp_seconds + 20.0):
             t0 = pc()
-            worker = Worker(lambda: produce(put, items, seconds, lambda: put(None)), "trio-tp")
+            worker = Worker(
+                lambda: produce(channel.put, channel.head, sz.tp_items, sz.tp_seconds),
+                "trio-tp",
+            )
             worker.start()
-            async for item in recv:
-                if item is None:
-                    break
+            while await get() is not None:
                 got += 1
             t1 = pc()
             while worker.is_alive():
@@ -720,178 +348,118 @@ class SetResult:
     services: int | None = None  # doorbell service cycles during the calls (irqio)
 
 
-def timed_calls(fn: Callable[[], object], calls: int, seconds: float) -> SetResult:
-    """Call `fn` in chunks of CHUNK until `calls` or `seconds`; per-call ns."""
-    chunks: list[int] = []
-    end = pc() + int(seconds * 1e9)
-    done = 0
-    r = range(CHUNK)
-    while done < calls:
-        t0 = pc()
-        for _ in r:
-            fn()
-        t1 = pc()
-        chunks.append(t1 - t0)
-        done += CHUNK
-        if t1 > end:
-            break
-    return SetResult(done, statistics.median(chunks) / CHUNK, sum(chunks) / done)
-
-
-async def set_irqio_loop_thread(calls: int, seconds: float, n_flags: int) -> SetResult:
+async def set_in_loop_thread(sz: Sizes, n_flags: int) -> SetResult:
     """In the loop thread, between two services: `_due` (and the flag's `_queued`) stay True."""
-    db = running_doorbell()
-    flags = [irqio.Flag() for _ in range(n_flags)]
+    signals = [peers.irqio_flag() for _ in range(n_flags)]
+    counts = peers.irqio_doorbell_counts()
     stop = [False]
 
-    async def waiter(f: irqio.Flag) -> None:
+    async def waiter(wait: Callable[[], Awaitable[object]]) -> None:
         while not stop[0]:
-            await f.wait()
+            await wait()
 
-    tasks = [asyncio.ensure_future(waiter(f)) for f in flags]
+    tasks = [asyncio.ensure_future(waiter(s.wait)) for s in signals]
     await asyncio.sleep(0)
     chunks: list[int] = []
     wakes = services = done = 0
-    end = pc() + int(seconds * 1e9)
-    sets = [f.set for f in flags]
+    end = pc() + int(sz.set_seconds * 1e9)
+    sets = [s.send for s in signals]  # Flag.set, bound
     r = range(CHUNK // n_flags or 1)
-    while done < calls and pc() < end:
+    while done < sz.set_calls and pc() < end:
         sets[0]()  # rings the doorbell: from here on a wake is due until the next service
-        w0, s0 = db.wakes.value, db.services
+        w0, s0 = counts()
         t0 = pc()
         for _ in r:
             for s in sets:
                 s()
         t1 = pc()
-        wakes += db.wakes.value - w0
-        services += db.services - s0
+        w1, s1 = counts()
+        wakes += w1 - w0
+        services += s1 - s0
         chunks.append(t1 - t0)
         done += len(r) * n_flags
         await asyncio.sleep(0)  # let the service run (it wakes the waiters)
         await asyncio.sleep(0)
     stop[0] = True
-    for f in flags:
-        f.set()
+    for s in sets:
+        s()
     await asyncio.wait_for(asyncio.gather(*tasks), 5.0)
     per = len(r) * n_flags
     return SetResult(done, statistics.median(chunks) / per, sum(chunks) / done, wakes, services)
 
 
 async def set_from_thread(
-    fn: Callable[[], object],
-    waiter: Callable[[list[bool]], Awaitable[None]],
-    wake_up: Callable[[], object],
-    calls: int,
-    seconds: float,
-    doorbell: bool = False,
+    sz: Sizes,
+    signal: Signal,
+    doorbell: Callable[[], Callable[[], tuple[int, int]]] | None = None,
 ) -> SetResult:
-    """A foreign thread calls `fn` in a tight loop while a task waits (and re-waits)."""
+    """A foreign thread calls the library's `send(*args)` in a tight loop while a task waits
+    (and re-waits; a one-shot signal is waited once). `doorbell`: count irqio's wakes."""
     stop = [False]
-    task = asyncio.ensure_future(waiter(stop))
+    wait = signal.wait
+
+    async def waiter() -> None:
+        if signal.one_shot:
+            await wait()
+            return
+        while not stop[0]:
+            await wait()
+
+    task = asyncio.ensure_future(waiter())
     await asyncio.sleep(0.001)
-    db = running_doorbell() if doorbell else None
-    w0 = db.wakes.value if db else 0
-    s0 = db.services if db else 0
-    worker = Worker(lambda: timed_calls(fn, calls, seconds), "setter")
+    counts = doorbell() if doorbell is not None else None
+    w0, s0 = counts() if counts is not None else (0, 0)
+    worker = Worker(
+        lambda: harness.timed_calls(signal.send, signal.args, sz.set_calls, sz.set_seconds),
+        "setter",
+    )
     worker.start()
-    result: SetResult = await worker.ajoin(seconds + 20.0)
-    if db is not None:
-        result.wakes = db.wakes.value - w0
-        result.services = db.services - s0
+    per: harness.PerCall = await worker.ajoin(sz.set_seconds + 20.0)
+    result = SetResult(per.calls, per.ns_median, per.ns_mean)
+    if counts is not None:
+        w1, s1 = counts()
+        result.wakes, result.services = w1 - w0, s1 - s0
     await asyncio.sleep(0.01)
     stop[0] = True
-    wake_up()
+    signal.send(*signal.args)
     try:
         await asyncio.wait_for(task, 10.0)
     finally:
         task.cancel()
+        if signal.release is not None:
+            await signal.release()
     return result
 
 
-async def set_irqio_thread(calls: int, seconds: float) -> SetResult:
-    flag = irqio.Flag()
+def trio_set_cost(sz: Sizes) -> SetResult:
+    import trio
 
-    async def waiter(stop: list[bool]) -> None:
-        while not stop[0]:
-            await flag.wait()
-
-    return await set_from_thread(flag.set, waiter, flag.set, calls, seconds, doorbell=True)
-
-
-async def set_asyncio_thread(calls: int, seconds: float) -> SetResult:
-    loop = asyncio.get_running_loop()
-    ev = asyncio.Event()
-    cst = loop.call_soon_threadsafe
-
-    async def waiter(stop: list[bool]) -> None:
-        while not stop[0]:
-            await ev.wait()
-            ev.clear()
-
-    return await set_from_thread(lambda: cst(ev.set), waiter, lambda: cst(ev.set), calls, seconds)
-
-
-async def set_janus_like_thread(module: Any, calls: int, seconds: float) -> SetResult:
-    q = module.Queue()
-
-    async def waiter(stop: list[bool]) -> None:
-        while not stop[0]:
-            await q.async_q.get()
-
-    put = q.sync_q.put_nowait
-    try:
-        return await set_from_thread(lambda: put(1), waiter, lambda: put(1), calls, seconds)
-    finally:
-        q.close()
-        await asyncio.wait_for(q.wait_closed(), 5.0)
-
-
-async def set_aiologic_queue_thread(calls: int, seconds: float) -> SetResult:
-    q = aiologic.SimpleQueue()
-
-    async def waiter(stop: list[bool]) -> None:
-        while not stop[0]:
-            await q.async_get()
-
-    return await set_from_thread(lambda: q.put(1), waiter, lambda: q.put(1), calls, seconds)
-
-
-async def set_aiologic_event_thread(calls: int, seconds: float) -> SetResult:
-    ev = aiologic.Event()
-
-    async def waiter(stop: list[bool]) -> None:
-        await ev
-
-    return await set_from_thread(ev.set, waiter, ev.set, calls, seconds)
-
-
-def trio_set(calls: int, seconds: float) -> SetResult:
     async def main() -> SetResult:
-        token = trio.lowlevel.current_trio_token()
-        state: dict[str, Any] = {"ev": trio.Event(), "stop": False}
-
-        def set_current() -> None:
-            state["ev"].set()
+        signal = peers.trio_event()
+        stop = [False]
 
         async def waiter() -> None:
-            while not state["stop"]:
-                await state["ev"].wait()
-                state["ev"] = trio.Event()
+            while not stop[0]:
+                await signal.wait()
 
-        rss = token.run_sync_soon
-        with trio.fail_after(seconds + 20.0):
+        with trio.fail_after(sz.set_seconds + 20.0):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(waiter)
                 await trio.sleep(0.001)
-                worker = Worker(lambda: timed_calls(lambda: rss(set_current), calls, seconds), "s")
+                worker = Worker(
+                    lambda: harness.timed_calls(
+                        signal.send, signal.args, sz.set_calls, sz.set_seconds
+                    ),
+                    "s",
+                )
                 worker.start()
                 while worker.is_alive():
                     await trio.sleep(0.001)
-                result: SetResult = worker.join_checked()
+                per: harness.PerCall = worker.join_checked()
                 await trio.sleep(0.01)
-                state["stop"] = True
-                set_current()
-        return result
+                stop[0] = True
+                signal.send(*signal.args)
+        return SetResult(per.calls, per.ns_median, per.ns_mean)
 
     return trio.run(main)
 
@@ -906,7 +474,7 @@ class IdleResult:
 
     @property
     def pct(self) -> float:
-        return 100.0 * self.cpu / self.wall if self.wall else math.nan
+        return 100.0 * self.cpu / self.wall if self.wall else float("nan")
 
 
 IDLE_TASKS = 10
@@ -920,74 +488,43 @@ async def idle_window(seconds: float) -> IdleResult:
     return IdleResult(time.perf_counter() - w0, time.process_time() - c0)
 
 
-async def idle_case(waits: list[Callable[[], Awaitable[Any]]], seconds: float) -> IdleResult:
+async def idle(
+    sz: Sizes, signal: Callable[[], Signal] | None, channel: Callable[[], Channel]
+) -> IdleResult:
+    """IDLE_TASKS tasks parked, half on signals and half on channels where the library has
+    both (else all on channels), nothing arriving: the process's CPU time meanwhile."""
+    n_signals = IDLE_TASKS // 2 if signal is not None else 0
+    signals = [signal() for _ in range(n_signals)] if signal is not None else []
+    channels = [channel() for _ in range(IDLE_TASKS - n_signals)]
+    waits: list[Callable[[], Awaitable[Any]]] = [s.wait for s in signals]
+    waits += [c.get for c in channels]
     tasks = [asyncio.ensure_future(w()) for w in waits]
     try:
-        return await idle_window(seconds)
+        return await idle_window(sz.idle_seconds)
     finally:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for end in [s.release for s in signals] + [c.release for c in channels]:
+            if end is not None:
+                await end()
 
 
-async def idle_irqio(seconds: float) -> IdleResult:
-    flags = [irqio.Flag() for _ in range(IDLE_TASKS // 2)]
-    queues: list[irqio.Queue[int]] = [irqio.Queue(8) for _ in range(IDLE_TASKS // 2)]
-    waits: list[Callable[[], Awaitable[Any]]] = [f.wait for f in flags]
-    waits += [q.get for q in queues]
-    return await idle_case(waits, seconds)
+def trio_idle(sz: Sizes) -> IdleResult:
+    import trio
 
-
-async def idle_asyncio(seconds: float) -> IdleResult:
-    evs = [asyncio.Event() for _ in range(IDLE_TASKS // 2)]
-    qs: list[asyncio.Queue[int]] = [asyncio.Queue() for _ in range(IDLE_TASKS // 2)]
-    waits: list[Callable[[], Awaitable[Any]]] = [e.wait for e in evs]
-    waits += [q.get for q in qs]
-    return await idle_case(waits, seconds)
-
-
-async def idle_janus_like(module: Any, seconds: float) -> IdleResult:
-    qs = [module.Queue() for _ in range(IDLE_TASKS)]
-    try:
-        return await idle_case([q.async_q.get for q in qs], seconds)
-    finally:
-        for q in qs:
-            q.close()
-            await asyncio.wait_for(q.wait_closed(), 5.0)
-
-
-async def idle_aiologic(seconds: float) -> IdleResult:
-    evs = [aiologic.Event() for _ in range(IDLE_TASKS // 2)]
-    qs = [aiologic.SimpleQueue() for _ in range(IDLE_TASKS // 2)]
-
-    def await_event(ev: Any) -> Callable[[], Awaitable[Any]]:
-        async def w() -> None:
-            await ev
-
-        return w
-
-    waits = [await_event(e) for e in evs] + [q.async_get for q in qs]
-    try:
-        return await idle_case(waits, seconds)
-    finally:
-        for e in evs:
-            e.set()
-
-
-def trio_idle(seconds: float) -> IdleResult:
     async def main() -> IdleResult:
-        evs = [trio.Event() for _ in range(IDLE_TASKS)]
-        with trio.fail_after(seconds + 10.0):
+        signals = [peers.trio_event() for _ in range(IDLE_TASKS)]
+        with trio.fail_after(sz.idle_seconds + 10.0):
             async with trio.open_nursery() as nursery:
-                for ev in evs:
-                    nursery.start_soon(ev.wait)
+                for s in signals:
+                    nursery.start_soon(s.wait)
                 await trio.sleep(0.05)
                 gc.collect()
                 c0, w0 = time.process_time(), time.perf_counter()
-                await trio.sleep(seconds)
+                await trio.sleep(sz.idle_seconds)
                 result = IdleResult(time.perf_counter() - w0, time.process_time() - c0)
-                for ev in evs:
-                    ev.set()
+                nursery.cancel_scope.cancel()
         return result
 
     return trio.run(main)
@@ -1003,104 +540,246 @@ def block_paired_ratio(blocks: list[list[int]], base: list[list[int]]) -> float 
     between ~30 and ~45 µs for seconds at a time) hits both sides of each ratio alike, where
     comparing the overall p50s would read it as an effect of the size.
     """
-    ratios = [pctl(b, 0.5) / pctl(f, 0.5) for b, f in zip(blocks, base, strict=True) if b and f]
+    ratios = [
+        percentile(b, 0.5) / percentile(f, 0.5)
+        for b, f in zip(blocks, base, strict=True)
+        if b and f
+    ]
     return statistics.median(ratios) if ratios else None
 
 
-async def wl_case(kind: str, alive: int, rounds: int, seconds: float) -> list[int]:
+async def wake_latency(
+    make: Callable[[], Signal], alive: int, rounds: int, seconds: float
+) -> list[int]:
     """Wake latency of one primitive while `alive - 1` others exist, each with a parked task."""
-    extra_tasks: list[asyncio.Future[Any]] = []
-    rt: RoundTrip
-    if kind == "irqio":
-        others = [irqio.Flag() for _ in range(alive - 1)]
-        extra_tasks = [asyncio.ensure_future(f.wait()) for f in others]
-        rt = IrqioFlagRT()
-    else:
-        aothers = [asyncio.Event() for _ in range(alive - 1)]
-        extra_tasks = [asyncio.ensure_future(e.wait()) for e in aothers]
-        rt = AsyncioEventRT()
+    others = [make() for _ in range(alive - 1)]
+    parked = [asyncio.ensure_future(s.wait()) for s in others]
+    forward, reply = make(), peers.lock_reply()
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     try:
-        _samples, wakes = await rt_case(rt, rounds, seconds, wake_stamps=True)
+        _samples, wakes = await round_trip(forward, reply, rounds, seconds)
     finally:
-        for t in extra_tasks:
+        for t in parked:
             t.cancel()
-        await asyncio.gather(*extra_tasks, return_exceptions=True)
+        await asyncio.gather(*parked, return_exceptions=True)
     return wakes
+
+
+# -- the rows: each library's side of each measurement --------------------------------------
+
+
+# janus and culsans share one API (peers.mixed_queue): one case each, for either library.
+def _mixed_round_trip(lib: str, sz: Sizes) -> Awaitable[tuple[list[int], list[int]]]:
+    forward = peers.mixed_queue(lib, blocking=True).signal(1)
+    return round_trip(forward, peers.mixed_reply(lib), sz.rt_rounds, sz.rt_seconds)
+
+
+def _mixed_throughput(lib: str, sz: Sizes) -> Awaitable[TPResult]:
+    channel = peers.mixed_queue(lib, QUEUE_CAPACITY, blocking=True)
+    return throughput(channel, sz.tp_items, sz.tp_seconds)
+
+
+def _mixed_set_cost(lib: str, sz: Sizes) -> Awaitable[SetResult]:
+    return set_from_thread(sz, peers.mixed_queue(lib).signal(1))
+
+
+def _mixed_idle(lib: str, sz: Sizes) -> Awaitable[IdleResult]:
+    return idle(sz, None, functools.partial(peers.mixed_queue, lib))
+
+
+ROUND_TRIP = (
+    Row(
+        "irqio Flag",
+        "thread: Flag.set(); task: await Flag.wait(); " + REPLY_LOCK,
+        lambda sz: round_trip(peers.irqio_flag(), peers.lock_reply(), sz.rt_rounds, sz.rt_seconds),
+    ),
+    Row(
+        "irqio Event",
+        "thread: Event.set(); task: await Event.wait(); Event.clear(); " + REPLY_LOCK,
+        lambda sz: round_trip(peers.irqio_event(), peers.lock_reply(), sz.rt_rounds, sz.rt_seconds),
+    ),
+    Row(
+        "irqio Queue",
+        "thread: Queue.put_nowait(x); task: await Queue.get(); " + REPLY_LOCK,
+        lambda sz: round_trip(
+            peers.irqio_queue(16, offer=False).signal(1),
+            peers.lock_reply(),
+            sz.rt_rounds,
+            sz.rt_seconds,
+        ),
+    ),
+    Row(
+        "asyncio Event+cst",
+        "thread: loop.call_soon_threadsafe(ev.set); task: await ev.wait(); ev.clear(); "
+        + REPLY_LOCK,
+        lambda sz: round_trip(
+            peers.asyncio_event(), peers.lock_reply(), sz.rt_rounds, sz.rt_seconds
+        ),
+    ),
+    *(
+        Row(
+            lib,
+            "thread: req.sync_q.put(x); task: await req.async_q.get(); "
+            "reply: rep.async_q.put_nowait(x), thread: rep.sync_q.get(timeout)",
+            functools.partial(_mixed_round_trip, lib),
+        )
+        for lib in ("janus", "culsans")
+    ),
+    Row(
+        "aiologic Event",
+        "one-shot Events per round; thread: req[i].set(); task: await req[i]; "
+        "reply: rep[i].set(), thread: rep[i].wait(timeout) (aiologic's green side)",
+        lambda sz: round_trip(
+            *peers.aiologic_one_shot_round_trip(sz.rt_rounds), sz.rt_rounds, sz.rt_seconds
+        ),
+    ),
+    Row(
+        "aiologic SimpleQueue",
+        "thread: req.put(x); task: await req.async_get(); "
+        "reply: rep.put(x), thread: rep.green_get(timeout)",
+        lambda sz: round_trip(
+            peers.aiologic_queue().signal(1), peers.aiologic_reply(), sz.rt_rounds, sz.rt_seconds
+        ),
+    ),
+    Row(
+        "trio",
+        "thread: token.run_sync_soon(ev.set); task: await ev.wait(), fresh Event; " + REPLY_LOCK,
+        trio_round_trip,
+        loop="trio",
+    ),
+    Row(
+        "bare threads (no loop)",
+        "no event loop: thread: eventfd write; a second thread blocked in epoll.poll() "
+        "wakes, reads it; " + REPLY_LOCK,
+        bare_round_trip,
+        loop="none",
+    ),
+)
+
+THROUGHPUT = (
+    Row(
+        "irqio Queue get_batch",
+        f"thread: Queue.offer(x) (capacity {QUEUE_CAPACITY}; when refused: count, sleep(0), "
+        "retry); task: await Queue.get_batch(capacity)",
+        lambda sz: throughput(
+            peers.irqio_queue(QUEUE_CAPACITY), sz.tp_items, sz.tp_seconds, batch=True
+        ),
+    ),
+    Row(
+        "irqio Queue get",
+        f"thread: Queue.offer(x) (capacity {QUEUE_CAPACITY}, retry as above); "
+        "task: await Queue.get()",
+        lambda sz: throughput(peers.irqio_queue(QUEUE_CAPACITY), sz.tp_items, sz.tp_seconds),
+    ),
+    Row(
+        "asyncio Queue+cst",
+        "thread: loop.call_soon_threadsafe(q.put_nowait, x) (unbounded); task: await q.get()",
+        lambda sz: throughput(peers.asyncio_queue(), sz.tp_items, sz.tp_seconds),
+    ),
+    *(
+        Row(
+            lib,
+            f"thread: sync_q.put(x) (maxsize {QUEUE_CAPACITY}); task: await async_q.get()",
+            functools.partial(_mixed_throughput, lib),
+        )
+        for lib in ("janus", "culsans")
+    ),
+    Row(
+        "aiologic SimpleQueue",
+        "thread: q.put(x) (unbounded); task: await q.async_get()",
+        lambda sz: throughput(peers.aiologic_queue(), sz.tp_items, sz.tp_seconds),
+    ),
+    Row(
+        "trio",
+        "thread: token.run_sync_soon(send.send_nowait, x) into an unbounded memory channel; "
+        "task: await recv.receive()",
+        trio_throughput,
+        loop="trio",
+    ),
+)
+
+SET_COST = (
+    Row(
+        "irqio Flag.set, wake due",
+        "loop thread, between two services (a task waits on the Flag): the first set() rang "
+        "the doorbell, the timed ones find it due",
+        lambda sz: set_in_loop_thread(sz, 1),
+    ),
+    Row(
+        "irqio Flag.set ×1000 flags, wake due",
+        "loop thread: set() on 1000 distinct Flags (each with a waiting task) after the first "
+        "rang: each goes through Doorbell.schedule and finds the wake due",
+        lambda sz: set_in_loop_thread(sz, 1000),
+    ),
+    Row(
+        "irqio Flag.set, thread",
+        "foreign thread, tight loop, a task waits and re-waits: the loop services meanwhile",
+        lambda sz: set_from_thread(sz, peers.irqio_flag(), peers.irqio_doorbell_counts),
+    ),
+    Row(
+        "asyncio cst(ev.set)",
+        "foreign thread: loop.call_soon_threadsafe(ev.set), a task waits and re-waits",
+        lambda sz: set_from_thread(sz, peers.asyncio_event()),
+    ),
+    *(
+        Row(
+            f"{lib} sync_q.put_nowait",
+            "foreign thread, a task awaits async_q.get() in a loop",
+            functools.partial(_mixed_set_cost, lib),
+        )
+        for lib in ("janus", "culsans")
+    ),
+    Row(
+        "aiologic SimpleQueue.put",
+        "foreign thread, a task awaits async_get() in a loop",
+        lambda sz: set_from_thread(sz, peers.aiologic_queue().signal(1)),
+    ),
+    Row(
+        "aiologic Event.set",
+        "foreign thread; one-shot Event, set after the first: a no-op check",
+        lambda sz: set_from_thread(sz, peers.aiologic_event()),
+    ),
+    Row(
+        "trio run_sync_soon(ev.set)",
+        "foreign thread: token.run_sync_soon(set current Event), a task waits and re-waits",
+        trio_set_cost,
+        loop="trio",
+    ),
+)
+
+IDLE_MEASURES = (
+    f"process CPU time (time.process_time) while {IDLE_TASKS} tasks wait on the library's "
+    "primitives (half events, half queues where it has both) with nothing arriving"
+)
+IDLE = (
+    Row(
+        "irqio", IDLE_MEASURES, lambda sz: idle(sz, peers.irqio_flag, lambda: peers.irqio_queue(8))
+    ),
+    Row("asyncio", IDLE_MEASURES, lambda sz: idle(sz, peers.asyncio_event, peers.asyncio_queue)),
+    *(Row(lib, IDLE_MEASURES, functools.partial(_mixed_idle, lib)) for lib in ("janus", "culsans")),
+    Row("aiologic", IDLE_MEASURES, lambda sz: idle(sz, peers.aiologic_event, peers.aiologic_queue)),
+    Row("trio", IDLE_MEASURES, trio_idle, loop="trio"),
+)
+
+WL_MEASURES = (
+    "thread: stamp, set one primitive; task: stamp on resume (its reply paces the thread); "
+    "N-1 other primitives alive, each with a parked task; p50 = median of the per-block p50s"
+)
+# The primitive of each kind whose wake is timed, and that its N - 1 idle companions are.
+WAKE_LATENCY: tuple[tuple[str, Callable[[], Signal]], ...] = (
+    ("irqio Flag", peers.irqio_flag),
+    ("asyncio Event+cst", peers.asyncio_event),
+)
 
 
 # -- the run --------------------------------------------------------------------------------
 
 
-ROUND_TRIP_LIBS = [
-    "irqio Flag",
-    "irqio Event",
-    "irqio Queue",
-    "asyncio Event+cst",
-    "janus",
-    "culsans",
-    "aiologic Event",
-    "aiologic SimpleQueue",
-]
-THROUGHPUT_MEASURES = {
-    "irqio Queue get_batch": (
-        f"thread: Queue.offer(x) (capacity {QUEUE_CAPACITY}; when refused: count, sleep(0), "
-        "retry); task: await Queue.get_batch(capacity)"
-    ),
-    "irqio Queue get": (
-        f"thread: Queue.offer(x) (capacity {QUEUE_CAPACITY}, retry as above); "
-        "task: await Queue.get()"
-    ),
-    "asyncio Queue+cst": (
-        "thread: loop.call_soon_threadsafe(q.put_nowait, x) (unbounded); task: await q.get()"
-    ),
-    "janus": f"thread: sync_q.put(x) (maxsize {QUEUE_CAPACITY}); task: await async_q.get()",
-    "culsans": f"thread: sync_q.put(x) (maxsize {QUEUE_CAPACITY}); task: await async_q.get()",
-    "aiologic SimpleQueue": "thread: q.put(x) (unbounded); task: await q.async_get()",
-    "trio": (
-        "thread: token.run_sync_soon(send.send_nowait, x) into an unbounded memory channel; "
-        "task: async for x in recv"
-    ),
-}
-SET_MEASURES = {
-    "irqio Flag.set, wake due": (
-        "loop thread, between two services (a task waits on the Flag): the first set() rang "
-        "the doorbell, the timed ones find it due"
-    ),
-    "irqio Flag.set ×1000 flags, wake due": (
-        "loop thread: set() on 1000 distinct Flags (each with a waiting task) after the first "
-        "rang: each goes through Doorbell.schedule and finds the wake due"
-    ),
-    "irqio Flag.set, thread": (
-        "foreign thread, tight loop, a task waits and re-waits: the loop services meanwhile"
-    ),
-    "asyncio cst(ev.set)": (
-        "foreign thread: loop.call_soon_threadsafe(ev.set), a task waits and re-waits"
-    ),
-    "janus sync_q.put_nowait": "foreign thread, a task awaits async_q.get() in a loop",
-    "culsans sync_q.put_nowait": "foreign thread, a task awaits async_q.get() in a loop",
-    "aiologic SimpleQueue.put": "foreign thread, a task awaits async_get() in a loop",
-    "aiologic Event.set": "foreign thread; one-shot Event, set after the first: a no-op check",
-    "trio run_sync_soon(ev.set)": (
-        "foreign thread: token.run_sync_soon(set current Event), a task waits and re-waits"
-    ),
-}
-IDLE_MEASURES = (
-    f"process CPU time (time.process_time) while {IDLE_TASKS} tasks wait on the library's "
-    "primitives (half events, half queues where it has both) with nothing arriving"
-)
-WL_MEASURES = (
-    "thread: stamp, set one primitive; task: stamp on resume (its reply paces the thread); "
-    "N-1 other primitives alive, each with a parked task; p50 = median of the per-block p50s"
-)
-
-
 class Bench:
-    def __init__(self, sizes: Sizes, loops: list[str], progress: Any) -> None:
+    def __init__(self, sizes: Sizes, loops: list[str]) -> None:
         self.sizes = sizes
         self.loops = loops
-        self.progress = progress
         self.results: dict[str, list[dict[str, Any]]] = {
             "round_trip": [],
             "throughput": [],
@@ -1108,72 +787,72 @@ class Bench:
             "idle_cpu": [],
             "wake_latency": [],
         }
-        self.errors: list[str] = []
         self.rt_samples: dict[tuple[str, str], tuple[str, list[list[int]], list[list[int]]]] = {}
+        self.steps = harness.Steps()
 
-    @contextmanager
-    def step(self, what: str) -> Iterator[None]:
-        if self.progress is not None:
-            self.progress.update(self.task_id, description=what)
-            self.progress.refresh()
-        yield
-        if self.progress is not None:
-            self.progress.advance(self.task_id)
-            self.progress.refresh()
+    @property
+    def errors(self) -> list[str]:
+        return self.steps.errors
 
-    def plan(self) -> list[tuple[str, Callable[[], None]]]:
-        steps: list[tuple[str, Callable[[], None]]] = []
+    def plan(self) -> harness.Steps:
+        sz = self.sizes
         # Round trips in interleaved blocks: a noisy spell on the machine hits every row alike.
-        for block in range(self.sizes.rt_blocks):
-            tag = f" · block {block + 1}/{self.sizes.rt_blocks}"
-            for loop in self.loops:
-                for lib in ROUND_TRIP_LIBS:
-                    steps.append((f"round trip · {lib} · {loop}{tag}", self._rt(loop, lib)))
-            steps.append((f"round trip · trio{tag}", self._rt_trio))
-            steps.append((f"round trip · bare threads (no loop){tag}", self._rt_bare))
-        steps.append(("round trip · summary", self._rt_rows))
+        for block in range(sz.rt_blocks):
+            tag = f" · block {block + 1}/{sz.rt_blocks}"
+            self._family("round trip", ROUND_TRIP, self._rt_block, sz.case_timeout, tag)
+        self.steps.add("round trip · summary", self._rt_rows)
+        self._family("throughput", THROUGHPUT, self._tp_row, sz.case_timeout)
+        self._family("set cost", SET_COST, self._set_row, sz.case_timeout)
+        self._family("idle CPU", IDLE, self._idle_row, sz.idle_seconds + sz.case_timeout)
         for loop in self.loops:
-            for lib in THROUGHPUT_MEASURES:
-                if lib != "trio":
-                    steps.append((f"throughput · {lib} · {loop}", self._tp(loop, lib)))
-        steps.append(("throughput · trio", self._tp_trio))
-        for loop in self.loops:
-            for lib in SET_MEASURES:
-                if not lib.startswith("trio"):
-                    steps.append((f"set cost · {lib} · {loop}", self._set(loop, lib)))
-        steps.append(("set cost · trio", self._set_trio))
-        for loop in self.loops:
-            for lib in ("irqio", "asyncio", "janus", "culsans", "aiologic"):
-                steps.append((f"idle CPU · {lib} · {loop}", self._idle(loop, lib)))
-        steps.append(("idle CPU · trio", self._idle_trio))
-        for loop in self.loops:
-            for kind in ("irqio", "asyncio"):
-                steps.append((f"wake latency · {kind} · {loop}", self._wl(loop, kind)))
-        return steps
+            for lib, make in WAKE_LATENCY:
+                self.steps.add(f"wake latency · {lib} · {loop}", self._wl(loop, lib, make))
+        return self.steps
 
-    def run(self) -> None:
-        steps = self.plan()
-        if self.progress is not None:
-            self.task_id = self.progress.add_task("starting", total=len(steps))
-        for what, fn in steps:
-            with self.step(what):
-                try:
-                    fn()
-                except Exception as exc:
-                    self.errors.append(f"{what}: {exc!r}")
-            gc.collect()
-
-    # -- steps --
-
-    def _rt_row(
-        self, lib: str, loop: str, measures: str, samples: list[int], wakes: list[int]
+    def _family(
+        self,
+        name: str,
+        rows: tuple[Row, ...],
+        record: Callable[[Row, str, Any], None],
+        timeout: float,
+        tag: str = "",
     ) -> None:
+        """Every row of a family on every loop of the run, then the rows with a loop of their
+        own (trio, none), in the order given."""
+        sz = self.sizes
+        for loop in self.loops:
+            for row in rows:
+                if row.loop is None:
+
+                    def go(row: Row = row, loop: str = loop) -> None:
+                        factory = peers.loop_factory(loop)
+                        record(
+                            row, loop, harness.run_in_loop(factory, lambda: row.case(sz), timeout)
+                        )
+
+                    self.steps.add(f"{name} · {row.library} · {loop}{tag}", go)
+        for row in rows:
+            if row.loop is not None:
+
+                def own(row: Row = row) -> None:
+                    assert row.loop is not None
+                    record(row, row.loop, row.case(sz))
+
+                self.steps.add(f"{name} · {row.library}{tag}", own)
+
+    def run(self, progress: Any) -> None:
+        self.plan().run(progress)
+
+    # -- what a step records --
+
+    def _rt_block(self, row: Row, loop: str, result: tuple[list[int], list[int]]) -> None:
+        samples, wakes = result
         s, w = trim(samples), trim(wakes)
         if not s:
             raise CaseError("no samples")
-        key = (lib, loop)
+        key = (row.library, loop)
         if key not in self.rt_samples:
-            self.rt_samples[key] = (measures, [], [])
+            self.rt_samples[key] = (row.measures, [], [])
         self.rt_samples[key][1].append(s)
         self.rt_samples[key][2].append(w)
 
@@ -1188,60 +867,21 @@ class Bench:
                     "measures": measures,
                     "rounds": len(pooled),
                     "blocks": len(blocks),
-                    "p50_us": pctl(pooled, 0.5) / 1e3,
-                    "p99_us": pctl(pooled, 0.99) / 1e3,
-                    "to_task_p50_us": pctl(wpooled, 0.5) / 1e3,
-                    "block_p50s_us": [pctl(b, 0.5) / 1e3 for b in blocks],
+                    "p50_us": percentile(pooled, 0.5) / 1e3,
+                    "p99_us": percentile(pooled, 0.99) / 1e3,
+                    "to_task_p50_us": percentile(wpooled, 0.5) / 1e3,
+                    "block_p50s_us": [percentile(b, 0.5) / 1e3 for b in blocks],
                 }
             )
 
-    def _rt(self, loop: str, lib: str) -> Callable[[], None]:
-        sz = self.sizes
-
-        def go() -> None:
-            makers: dict[str, Callable[[], RoundTrip]] = {
-                "irqio Flag": IrqioFlagRT,
-                "irqio Event": IrqioEventRT,
-                "irqio Queue": IrqioQueueRT,
-                "asyncio Event+cst": AsyncioEventRT,
-                "janus": JanusRT,
-                "culsans": CulsansRT,
-                "aiologic Event": lambda: AiologicEventRT(sz.rt_rounds),
-                "aiologic SimpleQueue": AiologicQueueRT,
-            }
-            rt = makers[lib]()
-            samples, wakes = run_case(
-                loop,
-                lambda: rt_case(rt, sz.rt_rounds, sz.rt_seconds, wake_stamps=True),
-                sz.case_timeout,
-            )
-            self._rt_row(lib, loop, rt.measures, samples, wakes)
-
-        return go
-
-    def _rt_trio(self) -> None:
-        samples, wakes = trio_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
-        self._rt_row(
-            "trio",
-            "trio",
-            "thread: token.run_sync_soon(ev.set); task: await ev.wait(), fresh Event; "
-            + REPLY_LOCK,
-            samples,
-            wakes,
-        )
-
-    def _rt_bare(self) -> None:
-        samples, wakes = bare_rt(self.sizes.rt_rounds, self.sizes.rt_seconds)
-        self._rt_row("bare threads (no loop)", "none", BARE_MEASURES, samples, wakes)
-
-    def _tp_row(self, lib: str, loop: str, r: TPResult) -> None:
+    def _tp_row(self, row: Row, loop: str, r: TPResult) -> None:
         if r.items <= 0 or r.seconds <= 0:
             raise CaseError("no items")
         self.results["throughput"].append(
             {
-                "library": lib,
+                "library": row.library,
                 "loop": loop,
-                "measures": THROUGHPUT_MEASURES[lib],
+                "measures": row.measures,
                 "items": r.items,
                 "seconds": r.seconds,
                 "items_per_s": r.items / r.seconds,
@@ -1249,32 +889,12 @@ class Bench:
             }
         )
 
-    def _tp(self, loop: str, lib: str) -> Callable[[], None]:
-        sz = self.sizes
-
-        def go() -> None:
-            n, s = sz.tp_items, sz.tp_seconds
-            makers: dict[str, Callable[[], Awaitable[TPResult]]] = {
-                "irqio Queue get_batch": lambda: tp_irqio(n, s, True),
-                "irqio Queue get": lambda: tp_irqio(n, s, False),
-                "asyncio Queue+cst": lambda: tp_asyncio(n, s),
-                "janus": lambda: tp_janus_like(janus, n, s),
-                "culsans": lambda: tp_janus_like(culsans, n, s),
-                "aiologic SimpleQueue": lambda: tp_aiologic(n, s),
-            }
-            self._tp_row(lib, loop, run_case(loop, makers[lib], sz.case_timeout))
-
-        return go
-
-    def _tp_trio(self) -> None:
-        self._tp_row("trio", "trio", trio_tp(self.sizes.tp_items, self.sizes.tp_seconds))
-
-    def _set_row(self, lib: str, loop: str, r: SetResult) -> None:
+    def _set_row(self, row: Row, loop: str, r: SetResult) -> None:
         self.results["set_cost"].append(
             {
-                "library": lib,
+                "library": row.library,
                 "loop": loop,
-                "measures": SET_MEASURES[lib],
+                "measures": row.measures,
                 "calls": r.calls,
                 "ns_per_call_median": r.ns_median,
                 "ns_per_call_mean": r.ns_mean,
@@ -1283,80 +903,33 @@ class Bench:
             }
         )
 
-    def _set(self, loop: str, lib: str) -> Callable[[], None]:
-        sz = self.sizes
-
-        def go() -> None:
-            n, s = sz.set_calls, sz.set_seconds
-            makers: dict[str, Callable[[], Awaitable[SetResult]]] = {
-                "irqio Flag.set, wake due": lambda: set_irqio_loop_thread(n, s, 1),
-                "irqio Flag.set ×1000 flags, wake due": lambda: set_irqio_loop_thread(n, s, 1000),
-                "irqio Flag.set, thread": lambda: set_irqio_thread(n, s),
-                "asyncio cst(ev.set)": lambda: set_asyncio_thread(n, s),
-                "janus sync_q.put_nowait": lambda: set_janus_like_thread(janus, n, s),
-                "culsans sync_q.put_nowait": lambda: set_janus_like_thread(culsans, n, s),
-                "aiologic SimpleQueue.put": lambda: set_aiologic_queue_thread(n, s),
-                "aiologic Event.set": lambda: set_aiologic_event_thread(n, s),
-            }
-            self._set_row(lib, loop, run_case(loop, makers[lib], sz.case_timeout))
-
-        return go
-
-    def _set_trio(self) -> None:
-        self._set_row(
-            "trio run_sync_soon(ev.set)",
-            "trio",
-            trio_set(self.sizes.set_calls, self.sizes.set_seconds),
-        )
-
-    def _idle_row(self, lib: str, loop: str, r: IdleResult) -> None:
+    def _idle_row(self, row: Row, loop: str, r: IdleResult) -> None:
         self.results["idle_cpu"].append(
             {
-                "library": lib,
+                "library": row.library,
                 "loop": loop,
-                "measures": IDLE_MEASURES,
+                "measures": row.measures,
                 "wall_s": r.wall,
                 "cpu_ms": r.cpu * 1e3,
                 "cpu_pct": r.pct,
             }
         )
 
-    def _idle(self, loop: str, lib: str) -> Callable[[], None]:
-        s = self.sizes.idle_seconds
-
-        def go() -> None:
-            makers: dict[str, Callable[[], Awaitable[IdleResult]]] = {
-                "irqio": lambda: idle_irqio(s),
-                "asyncio": lambda: idle_asyncio(s),
-                "janus": lambda: idle_janus_like(janus, s),
-                "culsans": lambda: idle_janus_like(culsans, s),
-                "aiologic": lambda: idle_aiologic(s),
-            }
-            self._idle_row(lib, loop, run_case(loop, makers[lib], s + self.sizes.case_timeout))
-
-        return go
-
-    def _idle_trio(self) -> None:
-        self._idle_row("trio", "trio", trio_idle(self.sizes.idle_seconds))
-
-    def _wl(self, loop: str, kind: str) -> Callable[[], None]:
+    def _wl(self, loop: str, lib: str, make: Callable[[], Signal]) -> Callable[[], None]:
         sz = self.sizes
 
         def go() -> None:
+            factory = peers.loop_factory(loop)
             blocks: dict[int, list[list[int]]] = {n: [] for n in sz.wl_counts}
             for _ in range(sz.wl_blocks):
                 for n in sz.wl_counts:
-                    wakes = run_case(
-                        loop,
-                        lambda n=n: wl_case(kind, n, sz.wl_rounds, sz.rt_seconds),
-                        sz.case_timeout,
-                    )
+                    case = functools.partial(wake_latency, make, n, sz.wl_rounds, sz.rt_seconds)
+                    wakes = harness.run_in_loop(factory, case, sz.case_timeout)
                     blocks[n].append(trim(wakes))
                     gc.collect()
-            lib = "irqio Flag" if kind == "irqio" else "asyncio Event+cst"
             fewest = sz.wl_counts[0]
             for n in sz.wl_counts:
-                p50s = [pctl(b, 0.5) for b in blocks[n] if b]
+                p50s = [percentile(b, 0.5) for b in blocks[n] if b]
                 every = [x for b in blocks[n] for x in b]
                 if not p50s:
                     raise CaseError("no samples")
@@ -1368,7 +941,7 @@ class Bench:
                         "primitives": n,
                         "samples": len(every),
                         "p50_us": statistics.median(p50s) / 1e3,
-                        "p99_us": pctl(every, 0.99) / 1e3,
+                        "p99_us": percentile(every, 0.99) / 1e3,
                         "block_p50s_us": [p / 1e3 for p in p50s],
                         "ratio_to_fewest": block_paired_ratio(blocks[n], blocks[fewest]),
                     }
@@ -1388,7 +961,7 @@ def _find(rows: list[dict[str, Any]], lib: str, loop: str) -> dict[str, Any] | N
 
 
 def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list[dict[str, Any]]:
-    """irqio against the targets of issue 2 (and DESIGN.md), per loop."""
+    """irqio against its targets (benchmarks/README.md, "Targets"), per loop."""
     out: list[dict[str, Any]] = []
 
     def add(
@@ -1513,39 +1086,13 @@ def verdicts(results: dict[str, list[dict[str, Any]]], loops: list[str]) -> list
 # -- output ---------------------------------------------------------------------------------
 
 
-def _mark(row: dict[str, Any]) -> str:
-    if "pass" not in row:
-        return ""
-    return "[green]pass[/]" if row["pass"] else "[red]miss[/]"
-
-
-def _legend(console: Any, rows: list[dict[str, Any]], note: str = "") -> None:
-    """Under a table: what each row measures (once per library)."""
-    seen: dict[str, str] = {}
-    for r in rows:
-        seen.setdefault(r["library"], r["measures"])
-    if note:
-        console.print(f"  [dim]{note}[/]")
-    if len(set(seen.values())) == 1:
-        console.print(f"  [dim]every row: {next(iter(seen.values()))}[/]")
-    else:
-        for lib, measures in seen.items():
-            console.print(f"  [dim][bold]{lib}[/bold]: {measures}[/]")
-    console.print()
+def _table(title: str, cols: list[str], target: str) -> Any:
+    return report.table(title, cols, right=lambda i: i >= 2, target=target)
 
 
 def print_tables(console: Any, results: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    def table(title: str, cols: list[str], target: str) -> Any:
-        t = Table(title=title, title_justify="left")
-        for i, c in enumerate(cols):
-            t.add_column(c, justify="left" if i < 2 else "right", no_wrap=True)
-        t.add_column(f"target: {target}", no_wrap=True)
-        return t
-
     rows = results["round_trip"]
-    t = table(
+    t = _table(
         "Round trip thread → task → thread (µs)",
         [
             "library",
@@ -1572,10 +1119,10 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             ratio,
             f"{r['to_task_p50_us']:.1f}",
             fwd,
-            _mark(r),
+            report.mark(r),
         )
     console.print(t)
-    _legend(
+    report.legend(
         console,
         rows,
         "p50/p99 over all rounds of the interleaved blocks (first 5 % of each block dropped); "
@@ -1585,7 +1132,7 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
     )
 
     rows = results["throughput"]
-    t = table(
+    t = _table(
         "One-way throughput, producer thread → consumer task (items/s)",
         ["library", "loop", "items", "seconds", "items/s", "overruns"],
         "irqio Queue ≥ 3,000,000 items/s, stock loop",
@@ -1598,10 +1145,10 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             f"{r['seconds']:.2f}",
             f"{r['items_per_s']:,.0f}",
             f"{r['overruns']:,}",
-            _mark(r),
+            report.mark(r),
         )
     console.print(t)
-    _legend(
+    report.legend(
         console,
         rows,
         "items counted by the consumer, from the producer's start to the last item taken; "
@@ -1609,7 +1156,7 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
     )
 
     rows = results["set_cost"]
-    t = table(
+    t = _table(
         "Interrupt-side set() cost (ns per call)",
         ["library", "loop", "calls", "ns median", "ns mean", "wakes", "services"],
         "< 500 ns, 0 wake syscalls",
@@ -1625,19 +1172,19 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             f"{r['ns_per_call_mean']:.0f}",
             wakes,
             services,
-            _mark(r),
+            report.mark(r),
         )
     console.print(t)
-    _legend(
+    report.legend(
         console,
         rows,
-        "ns median: median over chunks of 1024 calls; ns mean: all time / all calls "
+        f"ns median: median over chunks of {CHUNK} calls; ns mean: all time / all calls "
         "(includes every syscall the path made); wakes: irqio doorbell wake requests = "
         "eventfd writes during the timed calls; services: doorbell service cycles meanwhile",
     )
 
     rows = results["idle_cpu"]
-    t = table(
+    t = _table(
         "Idle CPU while tasks wait, nothing arriving",
         ["library", "loop", "window s", "CPU ms", "% of a core"],
         "irqio ~0 (< 1 % of a core)",
@@ -1649,13 +1196,13 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             f"{r['wall_s']:.2f}",
             f"{r['cpu_ms']:.2f}",
             f"{r['cpu_pct']:.3f}",
-            _mark(r),
+            report.mark(r),
         )
     console.print(t)
-    _legend(console, rows)
+    report.legend(console, rows)
 
     rows = results["wake_latency"]
-    t = table(
+    t = _table(
         "Wake latency thread set → task resumed, with N primitives alive (µs)",
         ["library", "loop", "N alive", "samples", "p50 µs", "p99 µs"],
         "irqio p50 flat within 10 %",
@@ -1668,14 +1215,13 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             f"{r['samples']:,}",
             f"{r['p50_us']:.1f}",
             f"{r['p99_us']:.1f}",
-            _mark(r),
+            report.mark(r),
         )
     console.print(t)
-    _legend(console, rows)
+    report.legend(console, rows)
 
-    t = Table(title="irqio against its targets", title_justify="left")
-    for c in ("target", "loop", "wanted", "value", "verdict", "detail"):
-        t.add_column(c)
+    cols = ["target", "loop", "wanted", "value", "verdict", "detail"]
+    t = report.table("irqio against its targets", cols, right=lambda i: False, no_wrap=False)
     for v in results["targets"]:
         value = v["value"]
         if v["target"].startswith("throughput"):
@@ -1688,31 +1234,10 @@ def print_tables(console: Any, results: dict[str, Any]) -> None:
             shown = f"{value:.3f} %"
         else:
             shown = f"{100 * value:.1f} % spread"
-        verdict = "[green]pass[/]" if v["pass"] else "[red]miss[/]"
-        t.add_row(v["target"], v["loop"], v["wanted"], shown, verdict, v["note"])
+        t.add_row(
+            v["target"], v["loop"], v["wanted"], shown, report.verdict_markup(v["pass"]), v["note"]
+        )
     console.print(t)
-
-
-def idle_wake_config() -> dict[str, str]:
-    """How this machine's idle CPUs wait, which sets the cost of every cross-thread wake.
-
-    On a VM whose idle vCPU halts at once (cpuidle `haltpoll` with `guest_halt_poll_ns` 0), a
-    wake is an IPI and a VM exit: here the waker's futex or eventfd syscall took ~11 µs and the
-    sleeper ran ~30 µs later. With guest halt-polling on, the bare-threads round trip fell from
-    ~73 to ~9 µs (benchmarks/README.md). Read from sysfs; absent entries are left out.
-    """
-    found: dict[str, str] = {}
-    for key, path in (
-        ("cpuidle_driver", "/sys/devices/system/cpu/cpuidle/current_driver"),
-        ("cpuidle_governor", "/sys/devices/system/cpu/cpuidle/current_governor"),
-        ("guest_halt_poll_ns", "/sys/module/haltpoll/parameters/guest_halt_poll_ns"),
-    ):
-        try:
-            with open(path) as f:
-                found[key] = f.read().strip()
-        except OSError:
-            pass
-    return found
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -1720,9 +1245,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench_runtime",
         description="irqio runtime benchmarks beside asyncio, janus, culsans, aiologic, trio",
     )
-    p.add_argument("--json", action="store_true", help="results as JSON on stdout")
-    p.add_argument("--quick", action="store_true", help="short runs (a smoke test, ~15 s)")
-    p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests: tiny runs
+    harness.add_mode_arguments(p, "short runs (a smoke test, ~15 s)")
     p.add_argument(
         "--loop",
         choices=("asyncio", "uvloop", "both"),
@@ -1734,68 +1257,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+    mode = harness.mode_of(args)
+    sizes = SIZES[mode]
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
-    err = Console(stderr=True)
-    if "uvloop" in loops and uvloop is None:
+    err = report.stderr_console()
+    if "uvloop" in loops and peers.version("uvloop") is None:
         err.print("uvloop is not installed: running on the stock loop only")
         loops = ["asyncio"]
-    missing = [
-        n
-        for n, m in (("janus", janus), ("culsans", culsans), ("aiologic", aiologic), ("trio", trio))
-        if m is None
-    ]
+    missing = peers.missing(PEERS_NEEDED)
     if missing:
-        err.print(f"missing peer libraries: {', '.join(missing)} (pip install 'irqio[bench]')")
+        report.print_verbatim(err, report.install_hint(missing, "runtime"))
         return 2
     # auto_refresh off: a refresh thread would add CPU time to the idle measurement.
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        auto_refresh=False,
-        transient=True,
-    )
-    bench = Bench(sizes, loops, progress)
+    progress = report.progress(err, auto_refresh=False)
+    bench = Bench(sizes, loops)
     t0 = time.perf_counter()
     with progress:
-        bench.run()
+        bench.run(progress)
     results: dict[str, Any] = dict(bench.results)
     results["targets"] = verdicts(bench.results, loops)
     results["meta"] = {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "idle_wake": idle_wake_config(),
+        **harness.machine(),
+        "idle_wake": harness.idle_wake_config(),
         "loops": loops,
-        "mode": "smoke" if args.smoke else "quick" if args.quick else "full",
-        "irqio": irqio.__version__,
+        "mode": mode,
+        "irqio": peers.version("irqio"),
         "peers": {
-            name: getattr(mod, "__version__", "?")
-            for name, mod in (
-                ("uvloop", uvloop),
-                ("janus", janus),
-                ("culsans", culsans),
-                ("aiologic", aiologic),
-                ("trio", trio),
-            )
-            if mod is not None
+            name: found
+            for name in ("uvloop", *PEERS_NEEDED)
+            if (found := peers.version(name)) is not None
         },
         "seconds": time.perf_counter() - t0,
         "errors": bench.errors,
     }
     if args.json:
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        report.dump_json(results)
     else:
-        # Wide enough for the tables when piped to a file.
-        out = Console(width=None if sys.stdout.isatty() else 150)
+        out = report.stdout_console()
         meta = results["meta"]
         out.print(
             f"irqio {meta['irqio']} runtime benchmarks · Python {meta['python']} · "
@@ -1807,7 +1305,7 @@ def main(argv: list[str] | None = None) -> int:
             out.print("idle CPUs: " + ", ".join(f"{k} {v}" for k, v in idle.items()))
         print_tables(out, results)
         for e in bench.errors:
-            out.print(f"[red]error[/] {e}")
+            out.print(f"[red]error[/] {escape(e)}")
     return 1 if bench.errors else 0
 
 

@@ -14,15 +14,16 @@ single put while the loop is asleep (nothing else will wake it). Counted per cas
 calls, items received, refused, lost, the deepest nesting of the handler inside itself,
 delivery latency, whether the final put was stranded, hang, and exceptions raised inside the
 handler. See benchmarks/README.md.
+
+A case is named by its key (`--case`, the child's `--child`, the JSON's "key"); what the
+handler and the consumer call comes from the case's adapter in `benchkit.peers`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import itertools
-import json
 import os
 import platform
 import signal
@@ -31,117 +32,194 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-pc = time.perf_counter_ns
+from rich.markup import escape
+
+from benchkit import harness, peers, report
+from benchkit.harness import pc, percentile
 
 # -- the cases ------------------------------------------------------------------------------
 
-# name -> (what the handler does, what the consumer does, module needed)
-CASES: dict[str, tuple[str, str, str]] = {
-    "irqio Queue.offer": (
-        "q.offer(seq) into irqio.Queue(4096); a refusal returns False (counted in overruns)",
-        "await q.get()",
-        "irqio",
-    ),
-    "irqio Flag.set": (
-        "flag.set() (coalescing: many sets, one wake)",
-        "await flag.wait(); received = wakes (not comparable with calls)",
-        "irqio",
-    ),
-    "asyncio Queue.put_nowait (direct)": (
-        "q.put_nowait(seq) into an unbounded asyncio.Queue, straight from the handler",
-        "await q.get()",
-        "asyncio",
-    ),
-    "asyncio Queue via call_soon_threadsafe": (
-        "loop.call_soon_threadsafe(q.put_nowait, seq): the documented way in from outside",
-        "await q.get()",
-        "asyncio",
-    ),
-    "janus sync_q.put_nowait": (
-        "jq.sync_q.put_nowait(seq), unbounded janus.Queue",
-        "await jq.async_q.get()",
-        "janus",
-    ),
-    "culsans sync_q.put_nowait": (
-        "cq.sync_q.put_nowait(seq), unbounded culsans.Queue",
-        "await cq.async_q.get()",
-        "culsans",
-    ),
-    "culsans sync_q.put_nowait, signal safety": (
-        "with aiologic.lowlevel.enable_signal_safety(): cq.sync_q.put_nowait(seq)",
-        "await cq.async_q.get()",
-        "culsans",
-    ),
-    "aiologic SimpleQueue.put": (
-        "sq.put(seq), aiologic.SimpleQueue",
-        "await sq.async_get()",
-        "aiologic",
-    ),
-    "aiologic SimpleQueue.put, signal safety": (
-        "with aiologic.lowlevel.enable_signal_safety(): sq.put(seq) (aiologic's switch for "
-        "signal handlers: wake through call_soon_threadsafe)",
-        "await sq.async_get()",
-        "aiologic",
-    ),
-    "aiologic REvent.set": (
-        "ev.set() on a reusable aiologic.REvent",
-        "await ev; ev.clear(); received = wakes",
-        "aiologic",
-    ),
-    "anyio send_nowait (direct)": (
-        "send.send_nowait(seq) on an unbounded anyio memory object stream",
-        "await recv.receive()",
-        "anyio",
-    ),
-    "anyio from_thread.run_sync": (
-        "anyio.from_thread.run_sync(send.send_nowait, seq, token=token): anyio's way into "
-        "the loop from outside; it waits for the result",
-        "await recv.receive()",
-        "anyio",
-    ),
-    "trio run_sync_soon": (
-        "token.run_sync_soon(send.send_nowait, seq) into an unbounded trio memory channel: "
-        "trio's documented way in from a signal handler (under trio.run)",
-        "await recv.receive()",
-        "trio",
-    ),
-    "trio send_nowait (direct)": (
-        "send.send_nowait(seq) on an unbounded trio memory channel, straight from the handler "
-        "(under trio.run)",
-        "await recv.receive()",
-        "trio",
-    ),
-}
-FLAG_CASES = {"irqio Flag.set", "aiologic REvent.set"}
-IRQIO_CASES = ("irqio Queue.offer", "irqio Flag.set")
 IRQIO_CAPACITY = 4096
 DEPTH_SLOTS = 4096
 
 
-def available_modules() -> dict[str, str | None]:
-    """Module name -> version, or None when it is not installed (its cases are skipped)."""
-    out: dict[str, str | None] = {"asyncio": platform.python_version()}
-    for name in ("irqio", "janus", "culsans", "aiologic", "anyio", "trio"):
-        try:
-            mod = __import__(name)
-        except ImportError:
-            out[name] = None
-            continue
-        version = getattr(mod, "__version__", None)
-        if version is None:
-            try:
-                from importlib.metadata import version as dist_version
+@dataclass(frozen=True)
+class Case:
+    """One library, one interrupt-side operation."""
 
-                version = dist_version(name)
-            except Exception:
-                version = "?"
-        out[name] = str(version)
-    return out
+    key: str  # names the case: --case, the child's --child, the JSON's "key"
+    label: str  # as the table shows it (the JSON's "case")
+    library: str  # the module it needs: without it the case is skipped
+    handler_does: str
+    consumer_does: str
+    make: Callable[[], peers.Signal | peers.Channel]  # built in the child, in its loop
+    runner: str = "asyncio"  # or "trio": the child runs trio.run instead
+    coalesces: bool = False  # a flag: many sets, one wake (received = wakes, lost n/a)
+    signal_safety: bool = False  # the put runs inside aiologic's enable_signal_safety()
+    # No Python signal handler: an irqio SignalSource blocks the signals and its thread runs
+    # the handler body once per signal sigwaitinfo returns; senders aim at the process.
+    signal_source: bool = False
+
+
+CASES: dict[str, Case] = {
+    c.key: c
+    for c in (
+        Case(
+            "irqio-queue-offer",
+            "irqio Queue.offer",
+            "irqio",
+            "q.offer(seq) into irqio.Queue(4096); a refusal returns False (counted in overruns)",
+            "await q.get()",
+            lambda: peers.irqio_queue(IRQIO_CAPACITY),
+        ),
+        Case(
+            "irqio-signalsource",
+            "irqio SignalSource → Queue.offer",
+            "irqio",
+            "no handler: irqio SignalSource blocks the signals and its thread takes them with "
+            "sigwaitinfo, then runs the same handler body, q.offer(seq) into irqio.Queue(4096); "
+            "the senders use kill(pid), not pthread_kill(main)",
+            "await q.get()",
+            lambda: peers.irqio_queue(IRQIO_CAPACITY),
+            signal_source=True,
+        ),
+        Case(
+            "irqio-flag-set",
+            "irqio Flag.set",
+            "irqio",
+            "flag.set() (coalescing: many sets, one wake)",
+            "await flag.wait(); received = wakes (not comparable with calls)",
+            peers.irqio_flag,
+            coalesces=True,
+        ),
+        Case(
+            "asyncio-put-nowait",
+            "asyncio Queue.put_nowait (direct)",
+            "asyncio",
+            "q.put_nowait(seq) into an unbounded asyncio.Queue, straight from the handler",
+            "await q.get()",
+            lambda: peers.asyncio_queue(threadsafe=False),
+        ),
+        Case(
+            "asyncio-call-soon-threadsafe",
+            "asyncio Queue via call_soon_threadsafe",
+            "asyncio",
+            "loop.call_soon_threadsafe(q.put_nowait, seq): the documented way in from outside",
+            "await q.get()",
+            peers.asyncio_queue,
+        ),
+        Case(
+            "janus",
+            "janus sync_q.put_nowait",
+            "janus",
+            "jq.sync_q.put_nowait(seq), unbounded janus.Queue",
+            "await jq.async_q.get()",
+            lambda: peers.mixed_queue("janus"),
+        ),
+        Case(
+            "culsans",
+            "culsans sync_q.put_nowait",
+            "culsans",
+            "cq.sync_q.put_nowait(seq), unbounded culsans.Queue",
+            "await cq.async_q.get()",
+            lambda: peers.mixed_queue("culsans"),
+        ),
+        Case(
+            "culsans-signal-safety",
+            "culsans sync_q.put_nowait, signal safety",
+            "culsans",
+            "with aiologic.lowlevel.enable_signal_safety(): cq.sync_q.put_nowait(seq)",
+            "await cq.async_q.get()",
+            lambda: peers.mixed_queue("culsans"),
+            signal_safety=True,
+        ),
+        Case(
+            "aiologic-simplequeue",
+            "aiologic SimpleQueue.put",
+            "aiologic",
+            "sq.put(seq), aiologic.SimpleQueue",
+            "await sq.async_get()",
+            peers.aiologic_queue,
+        ),
+        Case(
+            "aiologic-simplequeue-signal-safety",
+            "aiologic SimpleQueue.put, signal safety",
+            "aiologic",
+            "with aiologic.lowlevel.enable_signal_safety(): sq.put(seq) (aiologic's switch for "
+            "signal handlers: wake through call_soon_threadsafe)",
+            "await sq.async_get()",
+            peers.aiologic_queue,
+            signal_safety=True,
+        ),
+        Case(
+            "aiologic-revent",
+            "aiologic REvent.set",
+            "aiologic",
+            "ev.set() on a reusable aiologic.REvent",
+            "await ev; ev.clear(); received = wakes",
+            peers.aiologic_revent,
+            coalesces=True,
+        ),
+        Case(
+            "anyio-send-nowait",
+            "anyio send_nowait (direct)",
+            "anyio",
+            "send.send_nowait(seq) on an unbounded anyio memory object stream",
+            "await recv.receive()",
+            peers.anyio_stream,
+        ),
+        Case(
+            "anyio-run-sync",
+            "anyio from_thread.run_sync",
+            "anyio",
+            "anyio.from_thread.run_sync(send.send_nowait, seq, token=token): anyio's way into "
+            "the loop from outside; it waits for the result",
+            "await recv.receive()",
+            lambda: peers.anyio_stream(from_thread=True),
+        ),
+        Case(
+            "trio-run-sync-soon",
+            "trio run_sync_soon",
+            "trio",
+            "token.run_sync_soon(send.send_nowait, seq) into an unbounded trio memory channel: "
+            "trio's documented way in from a signal handler (under trio.run)",
+            "await recv.receive()",
+            peers.trio_channel,
+            runner="trio",
+        ),
+        Case(
+            "trio-send-nowait",
+            "trio send_nowait (direct)",
+            "trio",
+            "send.send_nowait(seq) on an unbounded trio memory channel, straight from the "
+            "handler (under trio.run)",
+            "await recv.receive()",
+            lambda: peers.trio_channel(threadsafe=False),
+            runner="trio",
+        ),
+    )
+}
+LIBRARIES = ("irqio", "janus", "culsans", "aiologic", "anyio", "trio")
+
+
+def selected(filters: list[str] | None) -> list[Case]:
+    """The cases whose key contains one of `filters` (all without any); `_`, `.` and spaces
+    in a filter stand for `-`, so `call_soon_threadsafe` finds its case too."""
+    if not filters:
+        return list(CASES.values())
+    wanted = [f.lower().replace("_", "-").replace(".", "-").replace(" ", "-") for f in filters]
+    return [c for c in CASES.values() if any(w in c.key for w in wanted)]
+
+
+def versions() -> dict[str, str | None]:
+    """Library -> version, or None when it is not installed (its cases are skipped)."""
+    return {"asyncio": platform.python_version(), **{n: peers.version(n) for n in LIBRARIES}}
 
 
 # -- sizes ----------------------------------------------------------------------------------
@@ -188,7 +266,7 @@ print(n * len(sigs))
 class Storm:
     """State of one child run. The handler touches only atomic steps (next(), append, add)."""
 
-    def __init__(self, case: str, sizes: Sizes, sender: str) -> None:
+    def __init__(self, case: Case, sizes: Sizes, sender: str) -> None:
         self.case = case
         self.sizes = sizes
         self.sender = sender
@@ -214,7 +292,9 @@ class Storm:
         self.final_arrived_after_wake: bool | None = None
         self.main_ident = threading.get_ident()
         self.t0 = time.perf_counter()
-        self.op: Callable[[int], bool | None] = lambda seq: None
+        # The library's interrupt-side call: put(seq) for a queue, set() for a flag (arm()).
+        self.op: Callable[..., object] = lambda *_: None
+        self.handler: Callable[[int, Any], None] = self.on_item
         self.overruns: Callable[[], int] | None = None
         # At the end, the consumer cancelled: take what is still in the library's queue.
         self.take_rest: Callable[[], Any] | None = None
@@ -223,10 +303,22 @@ class Storm:
         self.gone_seqs: list[int] = []
         self.consumer_where = ""
         self.consumer_died: str | None = None  # the consumer task ended with this exception
+        self.source: Any = None  # signal_source cases: the irqio SignalSource, closed at "done"
 
-    # -- interrupt context
-    def handler(self, signum: int, frame: Any) -> None:
-        # Kept small and the same for every case: its cost sets how deep a flood nests it.
+    def kill_target(self) -> tuple[Callable[[int, int], None], int]:
+        """How this case's senders signal the main thread: pthread_kill(main) for a handler;
+        kill(pid) for a SignalSource (the signals are blocked everywhere: one aimed at the main
+        thread would stay pending there, a process signal waits for the source's thread)."""
+        if self.case.signal_source:
+            return os.kill, os.getpid()
+        return signal.pthread_kill, self.main_ident
+
+    # -- interrupt context. Two handlers, alike but for the call: each case uses one. They are
+    # kept small and the same for every case of a kind, since their cost sets how deep a flood
+    # nests them; the library's method is called straight (no frame of the bench's between).
+
+    def on_item(self, signum: int, frame: Any) -> None:
+        """A queue case: put the call's sequence number; a False return is a refusal."""
         lvl = self.level + 1
         self.level = lvl
         try:
@@ -239,6 +331,25 @@ class Storm:
         except BaseException as exc:
             # RecursionError can also hit these calls: at CPython's recursion limit even a
             # call to a builtin raises. Then the error leaves the handler (counted).
+            try:
+                self.errors.append(exc)
+            except BaseException:
+                self.escaped += 1
+                raise
+        finally:
+            self.level = lvl - 1
+
+    def on_flag(self, signum: int, frame: Any) -> None:
+        """A flag case: set it (the sequence number is only counted)."""
+        lvl = self.level + 1
+        self.level = lvl
+        try:
+            if lvl < DEPTH_SLOTS:
+                self.seen[lvl] = True
+            seq = next(self.calls)
+            self.stamps[seq] = pc()
+            self.op()
+        except BaseException as exc:  # as in on_item
             try:
                 self.errors.append(exc)
             except BaseException:
@@ -269,10 +380,11 @@ class Storm:
     def report(self, hang: bool, where: str = "", hang_depth: int = 0) -> dict[str, Any]:
         calls = self.n_calls()
         refused = self.overruns() if self.overruns is not None else len(self.refused)
-        flag = self.case in FLAG_CASES
-        lat = sorted(self.latencies)
+        flag = self.case.coalesces
+        lat = self.latencies
         return {
-            "case": self.case,
+            "case": self.case.label,
+            "key": self.case.key,
             "sender": self.sender,
             "sent": self.sent,
             "calls": calls,
@@ -289,19 +401,65 @@ class Storm:
             "max_depth": max(
                 max((d for d, hit in enumerate(self.seen) if hit), default=0), hang_depth
             ),
-            "latency_p50_ms": lat[len(lat) // 2] / 1e6 if lat else None,
-            "latency_max_ms": lat[-1] / 1e6 if lat else None,
+            "latency_p50_ms": percentile(lat, 0.5) / 1e6 if lat else None,
+            "latency_max_ms": max(lat) / 1e6 if lat else None,
             "stranded": self.stranded,
             "final_after_wake": self.final_arrived_after_wake,
             "hang": hang,
             "hang_phase": self.phase if hang else None,
             "hang_where": where or None,
-            "errors": dict(sorted(_tally(type(e).__name__ for e in self.errors).items())),
+            "errors": dict(sorted(Counter(type(e).__name__ for e in list(self.errors)).items())),
             "errors_escaped": self.escaped,
             "error_examples": _examples(self.errors),
             "crash": self.crash,
             "wall_s": time.perf_counter() - self.t0,
         }
+
+
+HANDLERS = ("on_item", "on_flag")  # how a hang report finds the handlers on the stack
+
+
+def arm(st: Storm, made: peers.Signal | peers.Channel) -> Callable[[], Awaitable[None]]:
+    """Point the handler at the case's library (its own bound method); return the consumer,
+    a coroutine function that runs under asyncio or trio alike."""
+    if isinstance(made, peers.Signal):
+        if made.args:
+            raise ValueError(f"{st.case.key}: a flag's set takes no argument here")
+        st.op = made.send
+        st.handler = st.on_flag
+        wait = made.wait
+
+        async def consume_wakes() -> None:
+            while True:
+                await wait()
+                st.woke()
+
+        return consume_wakes
+    put = made.bound_put()  # a C partial when the library's call has a leading argument
+    st.op = peers.aiologic_signal_safe(put) if st.case.signal_safety else put
+    st.handler = st.on_item
+    st.overruns = made.refused
+    st.take_rest = made.get_nowait
+    get = made.get
+
+    async def consume_items() -> None:
+        while True:
+            st.took(await get())
+
+    return consume_items
+
+
+def _signal_source(st: Storm) -> Any:
+    """A signal_source case: no handler. An irqio SignalSource (main thread) blocks SIGNALS and
+    its thread calls the same handler body, `st.handler`, once per signal it takes."""
+    from irqio.controller.signal_source import SignalSource
+
+    class HandlerBody:  # the source's target: offer(siginfo) runs the handler body
+        def offer(self, info: Any) -> bool:
+            st.handler(info.si_signo, None)
+            return True  # refusals are counted by the body, as in the other rows
+
+    return SignalSource(HandlerBody(), SIGNALS)
 
 
 def _examples(errors: Any, n: int = 3) -> list[str]:
@@ -320,13 +478,6 @@ def _examples(errors: Any, n: int = 3) -> list[str]:
             out.append(text)
         if len(out) >= n:
             break
-    return out
-
-
-def _tally(items: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in list(items):
-        out[x] = out.get(x, 0) + 1
     return out
 
 
@@ -361,135 +512,6 @@ def _thread(fn: Callable[[], None], name: str) -> threading.Thread:
     return t
 
 
-def setup_case(st: Storm, loop: asyncio.AbstractEventLoop) -> Callable[[], Any]:
-    """Build the case's queue: set st.op (interrupt side); return the consumer coroutine."""
-    case = st.case
-    if case == "irqio Queue.offer":
-        import irqio
-
-        iq: Any = irqio.Queue(IRQIO_CAPACITY)
-        st.op = iq.offer
-        st.overruns = lambda: int(iq.overruns)
-        st.take_rest = iq.get_nowait
-
-        async def consume_irqio() -> None:
-            while True:
-                st.took(await iq.get())
-
-        return consume_irqio
-    if case == "irqio Flag.set":
-        import irqio
-
-        flag = irqio.Flag()
-
-        def set_flag(seq: int) -> None:
-            flag.set()
-
-        st.op = set_flag
-
-        async def wait_flag() -> None:
-            while True:
-                await flag.wait()
-                st.woke()
-
-        return wait_flag
-    if case.startswith("asyncio"):
-        aq: asyncio.Queue[int] = asyncio.Queue()
-        if "direct" in case:
-            st.op = aq.put_nowait
-        else:  # a C partial: no Python frame of the bench's own between handler and library
-            cst: Any = loop.call_soon_threadsafe
-            st.op = functools.partial(cst, aq.put_nowait)
-        st.take_rest = aq.get_nowait
-
-        async def consume_asyncio() -> None:
-            while True:
-                st.took(await aq.get())
-
-        return consume_asyncio
-    if case.startswith(("janus", "culsans")):
-        mod = __import__(case.split()[0])
-        mq: Any = mod.Queue()
-        put = mq.sync_q.put_nowait
-        if "signal safety" in case:
-            from aiologic.lowlevel import enable_signal_safety
-
-            def put_safe(seq: int) -> None:
-                with enable_signal_safety():
-                    put(seq)
-
-            st.op = put_safe
-        else:
-            st.op = put
-        st.take_rest = mq.sync_q.get_nowait
-
-        async def consume_mixed() -> None:
-            while True:
-                st.took(await mq.async_q.get())
-
-        return consume_mixed
-    if case.startswith("aiologic SimpleQueue"):
-        import aiologic
-        from aiologic.lowlevel import enable_signal_safety
-
-        sq: Any = aiologic.SimpleQueue()
-        if "signal safety" in case:
-
-            def put_sq(seq: int) -> None:
-                with enable_signal_safety():
-                    sq.put(seq)
-
-            st.op = put_sq
-        else:
-            st.op = sq.put
-        st.take_rest = lambda: sq.green_get(blocking=False)
-
-        async def consume_sq() -> None:
-            while True:
-                st.took(await sq.async_get())
-
-        return consume_sq
-    if case == "aiologic REvent.set":
-        import aiologic
-
-        ev = aiologic.REvent()
-
-        def set_ev(seq: int) -> None:
-            ev.set()
-
-        st.op = set_ev
-
-        async def wait_ev() -> None:
-            while True:
-                await ev
-                ev.clear()
-                st.woke()
-
-        return wait_ev
-    if case.startswith("anyio"):
-        import math
-
-        import anyio
-        import anyio.from_thread
-        import anyio.lowlevel
-
-        send, recv = anyio.create_memory_object_stream[int](max_buffer_size=math.inf)
-        if "direct" in case:
-            st.op = send.send_nowait
-        else:
-            token = anyio.lowlevel.current_token()
-            run_sync: Any = anyio.from_thread.run_sync
-            st.op = functools.partial(run_sync, send.send_nowait, token=token)
-        st.take_rest = recv.receive_nowait
-
-        async def consume_anyio() -> None:
-            while True:
-                st.took(await recv.receive())
-
-        return consume_anyio
-    raise SystemExit(f"unknown case {case!r}")
-
-
 def _main_stack(st: Storm) -> tuple[str, int]:
     """Where the main thread is stuck: its innermost frames, what the first two handlers
     interrupted (the frame under each on the stack), and how many handlers are nested."""
@@ -504,7 +526,7 @@ def _main_stack(st: Storm) -> tuple[str, int]:
     under = [
         loc(summary[i - 1])
         for i, f in enumerate(summary)
-        if i and f.name == "handler" and f.filename == __file__
+        if i and f.name in HANDLERS and f.filename == __file__
     ]
     inner = " ← ".join(loc(f) for f in reversed(summary[-3:]))
     text = f"innermost {inner}"
@@ -526,8 +548,7 @@ def _start_sender(st: Storm, sizes: Sizes, sender: str, over: Callable[[], None]
 
         def send() -> None:
             time.sleep(0.02)  # the loop is asleep in select() when the storm starts
-            kill = signal.pthread_kill
-            main = st.main_ident
+            kill, main = st.kill_target()
             end = time.monotonic() + sizes.storm
             n = 0
             while True:
@@ -572,7 +593,7 @@ def _start_sender(st: Storm, sizes: Sizes, sender: str, over: Callable[[], None]
 
 def _drained(st: Storm, still: int) -> bool:
     """The drain is over: every call accounted for (flags: no new wake for a while)."""
-    if st.case in FLAG_CASES:
+    if st.case.coalesces:
         return still > 5
     refused = st.overruns() if st.overruns else len(st.refused)
     return st.received + refused >= st.n_calls()
@@ -585,7 +606,8 @@ def _start_final(st: Storm, sizes: Sizes, wake: Callable[[bool], None]) -> None:
 
     def final() -> None:
         time.sleep(0.05)  # the loop is in select() by now, its consumer parked
-        signal.pthread_kill(st.main_ident, signal.SIGUSR1)
+        kill, main = st.kill_target()
+        kill(main, signal.SIGUSR1)
         woke = st.final_got.wait(sizes.final)
         st.stranded = not woke
         wake(not woke)
@@ -618,41 +640,31 @@ def _take_rest(st: Storm) -> None:
     st.gone_seqs = gone[:5]
 
 
-def child(case: str, sender: str, sizes: Sizes) -> None:
+def child(key: str, sender: str, sizes: Sizes) -> None:
+    case = CASES[key]
     st = Storm(case, sizes, sender)
-    out = sys.stdout
-    reported = threading.Lock()
+    out = harness.ChildReport()
 
-    def emit(rec: dict[str, Any]) -> None:
-        if reported.acquire(blocking=False):  # once: the watchdog or the normal end
-            out.write(json.dumps(rec) + "\n")
-            out.flush()
+    def hang() -> dict[str, Any]:
+        return st.report(True, *_main_stack(st))
 
-    def watchdog() -> None:
-        bound = sizes.storm + sizes.drain + sizes.final + sizes.slack
-        if finished.wait(bound):
-            return
-        where, depth = _main_stack(st)
-        emit(st.report(True, where, depth))
-        os._exit(0)
+    _thread(out.watchdog(sizes.storm + sizes.drain + sizes.final + sizes.slack, hang), "watchdog")
 
     def finish() -> None:
-        finished.set()
-        emit(st.report(False))
-        out.flush()
-        os._exit(0)  # daemon threads, grandchildren: nothing to wait for
+        out.finish(lambda: st.report(False))  # daemon threads, grandchildren: not waited for
 
-    finished = threading.Event()
-    _thread(watchdog, "watchdog")
-    if CASES[case][2] == "trio":
+    if case.runner == "trio":
         child_trio(st, finish)
         return
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        consumer = asyncio.ensure_future(setup_case(st, loop)())
-        for s in SIGNALS:
-            signal.signal(s, st.handler)
+        consumer = asyncio.ensure_future(arm(st, case.make())())
+        if case.signal_source:
+            st.source = _signal_source(st)
+        else:
+            for s in SIGNALS:
+                signal.signal(s, st.handler)
         for _ in range(5):
             await asyncio.sleep(0)  # the consumer parks first
         storm_over: asyncio.Future[None] = loop.create_future()
@@ -686,6 +698,8 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
                 await asyncio.sleep(0.005)
             st.final_arrived_after_wake = st.final_got.is_set()
         st.phase = "done"
+        if st.source is not None:
+            st.source.close()  # hands the signals back (their disposition), ignored below
         for s in SIGNALS:
             signal.signal(s, signal.SIG_IGN)
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
@@ -703,27 +717,6 @@ def child(case: str, sender: str, sizes: Sizes) -> None:
     finish()
 
 
-def setup_trio_case(st: Storm) -> Callable[[], Any]:
-    """The trio cases (inside trio.run): set st.op; return the consumer coroutine function."""
-    import math
-
-    import trio
-
-    send, recv = trio.open_memory_channel[int](math.inf)
-    if "direct" in st.case:
-        st.op = send.send_nowait
-    else:  # a C partial, as for call_soon_threadsafe: no frame of the bench's own in between
-        token = trio.lowlevel.current_trio_token()
-        st.op = functools.partial(token.run_sync_soon, send.send_nowait)
-    st.take_rest = recv.receive_nowait  # trio.WouldBlock when empty
-
-    async def consume_trio() -> None:
-        while True:
-            st.took(await recv.receive())
-
-    return consume_trio
-
-
 def child_trio(st: Storm, finish: Callable[[], None]) -> None:
     """The same phases as the asyncio child, under trio.run in the main thread. trio.run
     installs its own wake-up fd (signal.set_wakeup_fd, its entry queue's socketpair) before
@@ -737,7 +730,7 @@ def child_trio(st: Storm, finish: Callable[[], None]) -> None:
 
     async def main() -> None:
         token = trio.lowlevel.current_trio_token()
-        consume = setup_trio_case(st)
+        consume = arm(st, st.case.make())
         consumer_scope = trio.CancelScope()
 
         async def run_consumer(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -804,49 +797,35 @@ def child_trio(st: Storm, finish: Callable[[], None]) -> None:
 
 
 def run_case(
-    case: str, sender: str, mode: str, sizes: Sizes, hard: float | None = None
+    key: str, sender: str, mode: str, sizes: Sizes, hard: float | None = None
 ) -> dict[str, Any]:
-    """Run one case in a subprocess; kill it after a hard timeout (a hang). The child's own
+    """Run case `key` in a subprocess; kill it after a hard timeout (a hang). The child's own
     watchdog reports a hang earlier, with where the main thread is stuck; the hard bound is
     for a child that cannot even do that (say, the GIL held for good)."""
+    case = CASES[key]
     if hard is None:
         hard = sizes.storm + sizes.drain + sizes.final + sizes.slack + 10.0
-    t0 = time.perf_counter()
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", case, "--sender", sender]
-    cmd += ["--mode", mode]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=hard)
-    except subprocess.TimeoutExpired as exc:  # run() killed it
-        text = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        rec = _parse(text) or _blank(case, sender)
-        rec.update(hang=True, killed=True, wall_s=time.perf_counter() - t0)
+    args = ("--child", key, "--sender", sender, "--mode", mode)
+    run = harness.run_child(harness.this_python(Path(__file__).resolve(), *args), hard)
+    if run.killed:
+        rec = run.record or _blank(case, sender)
+        rec.update(hang=True, killed=True, wall_s=run.wall_s)
         rec["hang_where"] = rec.get("hang_where") or f"killed after {hard:.0f} s, no report"
         return rec
-    parsed = _parse(proc.stdout)
-    if parsed is None:
+    if run.record is None:
         rec = _blank(case, sender)
-        rec["crash"] = f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"
+        rec["crash"] = f"exit {run.returncode}: {run.stderr.strip()[-400:]}"
     else:
-        rec = parsed
+        rec = run.record
     rec["killed"] = False
-    rec["wall_s"] = time.perf_counter() - t0
+    rec["wall_s"] = run.wall_s
     return rec
 
 
-def _parse(text: str) -> dict[str, Any] | None:
-    for line in reversed(text.strip().splitlines()):
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            return rec
-    return None
-
-
-def _blank(case: str, sender: str) -> dict[str, Any]:
+def _blank(case: Case, sender: str) -> dict[str, Any]:
     return {
-        "case": case,
+        "case": case.label,
+        "key": case.key,
         "sender": sender,
         "sent": None,
         "calls": None,
@@ -927,8 +906,6 @@ SENDER_TITLES = {
 
 
 def print_table(console: Any, results: dict[str, Any]) -> None:
-    from rich.table import Table
-
     cols = [
         "library / operation",
         "calls",
@@ -947,13 +924,11 @@ def print_table(console: Any, results: dict[str, Any]) -> None:
     ]
     senders = list(dict.fromkeys(r["sender"] for r in results["cases"]))
     for sender in senders:
-        t = Table(
-            title=f"Signal storm from {SENDER_TITLES.get(sender, sender)}",
-            title_justify="left",
+        t = report.table(
+            f"Signal storm from {SENDER_TITLES.get(sender, sender)}",
+            cols,
+            right=lambda i: 1 <= i <= 8 or i == 12,
         )
-        for i, c in enumerate(cols):
-            right = 1 <= i <= 8 or i == 12
-            t.add_column(c, justify="right" if right else "left", no_wrap=True)
         for r in results["cases"]:
             if r["sender"] != sender:
                 continue
@@ -965,7 +940,7 @@ def print_table(console: Any, results: dict[str, Any]) -> None:
             )
             stranded = _n(r["stranded"]) + (", queued" if r.get("final_after_wake") else "")
             t.add_row(
-                r["case"],
+                escape(r["case"]),
                 _n(r["calls"]),
                 _n(r["received"]),
                 _n(r["refused"]),
@@ -999,7 +974,9 @@ def print_table(console: Any, results: dict[str, Any]) -> None:
         if r.get("crash"):
             notes.append(r["crash"])
         for note in notes:
-            console.print(f"  [dim][bold]{r['case']}[/bold] ({r['sender']}): {note}[/]")
+            console.print(
+                f"  [dim][bold]{escape(r['case'])}[/bold] ({r['sender']}): {escape(note)}[/]"
+            )
     console.print()
 
 
@@ -1008,9 +985,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench_storm",
         description="a signal storm: irqio beside asyncio, janus, culsans, aiologic, anyio, trio",
     )
-    p.add_argument("--json", action="store_true", help="results as JSON on stdout")
-    p.add_argument("--quick", action="store_true", help="short storms (~1 min)")
-    p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests: tiny runs
+    harness.add_mode_arguments(p, "short storms (~1 min)")
     p.add_argument(
         "--sender",
         choices=("thread", "process", "both"),
@@ -1022,7 +997,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--case",
         action="append",
         default=None,
-        help="run only cases whose name contains this text (repeatable)",
+        metavar="KEY",
+        help="run only the cases whose key contains this text (repeatable): " + ", ".join(CASES),
     )
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--mode", default="full", help=argparse.SUPPRESS)
@@ -1032,56 +1008,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        sizes = SIZES[args.mode]
-        child(args.child, args.sender, sizes)
+        child(args.child, args.sender, SIZES[args.mode])
         return 0  # not reached: child() ends the process
     if RT is None or not hasattr(signal, "pthread_kill"):
         print("bench_storm: needs POSIX signals (pthread_kill, real-time signals)", file=sys.stderr)
         return 2
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    mode = harness.mode_of(args)
     sizes = SIZES[mode]
     # Default: the mode's senders (--smoke: thread only); "both" asks for both even in smoke.
     senders = {None: sizes.senders, "both": ("thread", "process")}.get(args.sender, (args.sender,))
-    modules = available_modules()
-    cases = [c for c in CASES if not args.case or any(s in c for s in args.case)]
-    skipped = [c for c in cases if modules.get(CASES[c][2]) is None]
+    cases = selected(args.case)
+    if not cases:
+        print(
+            f"bench_storm: no case matches --case {' / '.join(args.case)}; the cases: "
+            + ", ".join(CASES),
+            file=sys.stderr,
+        )
+        return 2
+    modules = versions()
+    skipped = [c for c in cases if modules.get(c.library) is None]
     cases = [c for c in cases if c not in skipped]
-    err = Console(stderr=True)
+    err = report.stderr_console()
     if skipped:
-        err.print(f"not installed, skipped: {', '.join(skipped)} (pip install 'irqio[bench]')")
-    plan = [(c, s) for s in senders for c in cases]
+        report.print_verbatim(err, f"not installed, skipped: {', '.join(c.label for c in skipped)}")
+        missing = list(dict.fromkeys(c.library for c in skipped))
+        report.print_verbatim(err, report.install_hint(missing, "storm"))
     results: dict[str, Any] = {"cases": []}
+    steps = harness.Steps()
+    for sender in senders:
+        for case in cases:
+
+            def go(case: Case = case, sender: str = sender) -> None:
+                results["cases"].append(run_case(case.key, sender, mode, sizes))
+
+            steps.add(f"storm: {case.label} ({sender} sender)", go)
     t0 = time.perf_counter()
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
+    progress = report.progress(err)
     with progress:
-        task = progress.add_task("storm", total=len(plan))
-        for case, sender in plan:
-            progress.update(task, description=f"storm: {case} ({sender} sender)")
-            results["cases"].append(run_case(case, sender, mode, sizes))
-            progress.advance(task)
+        steps.run(progress)
     for r in results["cases"]:
         r["verdict"] = verdict(r)
-        r["handler_does"], r["consumer_does"] = CASES[r["case"]][:2]
+        case = CASES[r["key"]]
+        r["handler_does"], r["consumer_does"] = case.handler_does, case.consumer_does
     irqio_bad = [
         f"{r['case']} ({r['sender']}): {r['verdict']}"
         for r in results["cases"]
-        if r["case"] in IRQIO_CASES and r["verdict"] != "ok"
+        if CASES[r["key"]].library == "irqio" and r["verdict"] != "ok"
     ]
     results["meta"] = {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
+        **harness.machine(),
         "loop": "asyncio (stock, main thread); trio cases: trio.run (main thread)",
         "mode": mode,
         "storm_s": sizes.storm,
@@ -1089,15 +1064,14 @@ def main(argv: list[str] | None = None) -> int:
         "senders": list(senders),
         "signals": [_signame(s) for s in SIGNALS],
         "versions": {k: v for k, v in modules.items() if v is not None},
-        "skipped": skipped,
+        "skipped": [c.label for c in skipped],
         "seconds": time.perf_counter() - t0,
-        "errors": irqio_bad,
+        "errors": irqio_bad + steps.errors,
     }
     if args.json:
-        json.dump(results, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        report.dump_json(results)
     else:
-        out = Console(width=None if sys.stdout.isatty() else 220)
+        out = report.stdout_console()
         meta = results["meta"]
         vers = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if k != "asyncio")
         out.print(
@@ -1107,8 +1081,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_table(out, results)
         for e in irqio_bad:
-            out.print(f"[red]irqio failed[/] {e}")
-    return 1 if irqio_bad else 0
+            out.print(f"[red]irqio failed[/] {escape(e)}")
+        for e in steps.errors:
+            out.print(f"[red]error[/] {escape(e)}")
+    return 1 if results["meta"]["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -148,6 +148,18 @@ def test_runtime_bench_idle_and_wake_latency_rows(runtime_json: dict[str, Any]) 
             assert r["samples"] > 0 and _positive(r["p50_us"])
 
 
+def test_runtime_bench_without_a_peer_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = bench.load(BENCHMARKS, "runtime")
+    monkeypatch.setattr(module.peers, "version", lambda name: None if name == "janus" else "1")
+    assert module.main(["--smoke", "--loop", "asyncio"]) == 2
+    err = capsys.readouterr().err
+    # Verbatim (rich markup would eat "[bench]"), and a command that installs the peers.
+    assert "missing peer libraries: janus." in err
+    assert "[bench]'" in err and "dev.py irqio bench runtime" in err
+
+
 def test_wake_latency_pairs_sizes_within_blocks() -> None:
     module = bench.load(BENCHMARKS, "runtime")
     # A host spell: blocks 1-2 run at ~45 µs, blocks 3-4 at ~30, for every size alike. The

@@ -30,7 +30,7 @@ pytestmark = [
 
 # irqio's rows, the documented asyncio path, one peer that deadlocks in its handler (so the hang
 # path runs too), and trio's rows (their own child setup): ~6 s. The full list of cases runs in
-# `irqio bench storm`.
+# `irqio bench storm`. Each text picks the cases whose key contains it ("_" stands for "-").
 CASES = ["irqio", "call_soon_threadsafe", "janus", "trio"]
 TRIO_ROWS = {"trio run_sync_soon", "trio send_nowait (direct)"}
 
@@ -61,6 +61,7 @@ def storm_json(storm: Any) -> dict[str, Any]:
 
 KEYS = {
     "case",
+    "key",
     "sender",
     "calls",
     "received",
@@ -85,7 +86,9 @@ KEYS = {
 def test_storm_bench_rows(storm: Any, storm_json: dict[str, Any]) -> None:
     rows = storm_json["cases"]
     names = {r["case"] for r in rows}
-    assert names == {c for c in storm.CASES if any(s in c for s in CASES)}
+    picked = [c for c in storm.CASES.values() if any(s.replace("_", "-") in c.key for s in CASES)]
+    assert names == {c.label for c in picked}
+    assert {r["key"] for r in rows} == {c.key for c in picked}
     assert {"irqio Queue.offer", "irqio Flag.set", "janus sync_q.put_nowait"} <= names
     assert names >= TRIO_ROWS
     for r in rows:
@@ -108,11 +111,13 @@ def test_storm_bench_rows(storm: Any, storm_json: dict[str, Any]) -> None:
 @pytest.mark.timeout(60)
 def test_storm_bench_irqio_keeps_everything(storm_json: dict[str, Any]) -> None:
     rows = {r["case"]: r for r in storm_json["cases"]}
-    q = rows["irqio Queue.offer"]
-    assert q["hang"] is False and q["stranded"] is False
-    assert q["lost"] == 0 and q["gone"] == 0 and q["left_queued"] == 0
-    assert q["received"] + q["refused"] == q["calls"]
-    assert q["errors"] == {} and q["verdict"] == "ok"
+    for name in ("irqio Queue.offer", "irqio SignalSource → Queue.offer"):
+        q = rows[name]
+        assert q["hang"] is False and q["stranded"] is False
+        assert q["lost"] == 0 and q["gone"] == 0 and q["left_queued"] == 0
+        assert q["received"] + q["refused"] == q["calls"]
+        assert q["errors"] == {} and q["verdict"] == "ok"
+    assert rows["irqio SignalSource → Queue.offer"]["max_depth"] == 1  # no handler: no nesting
     f = rows["irqio Flag.set"]
     assert f["hang"] is False and f["stranded"] is False and f["errors"] == {}
     assert f["lost"] is None  # a flag coalesces: wakes are not comparable with sets
@@ -142,7 +147,7 @@ def test_storm_parent_kills_a_trio_child_past_its_hard_timeout(storm: Any) -> No
     # The trio child's sender alone runs for SMOKE.storm (0.15 s), so a 0.1 s bound always
     # ends it: the parent's hard kill covers the trio setup as it does the asyncio one.
     assert storm.SMOKE.storm > 0.1
-    rec = storm.run_case("trio run_sync_soon", "thread", "smoke", storm.SMOKE, hard=0.1)
+    rec = storm.run_case("trio-run-sync-soon", "thread", "smoke", storm.SMOKE, hard=0.1)
     assert rec["hang"] is True and rec["killed"] is True
     assert storm.verdict(rec) == "hang"
 
@@ -154,11 +159,24 @@ def test_storm_parent_kills_a_child_past_its_hard_timeout(storm: Any) -> None:
     # it interrupted), so the child hangs every time; janus needs a re-entered handler, which a
     # short storm on a loaded machine does not always produce. The child's own watchdog would
     # report after a few seconds; the parent's bound is shorter.
-    case = "anyio from_thread.run_sync"
+    case = "anyio-run-sync"
     rec = storm.run_case(case, "thread", "smoke", storm.SMOKE, hard=1.0)
     assert rec["hang"] is True and rec["killed"] is True
-    assert rec["case"] == case
+    assert rec["key"] == case and rec["case"] == "anyio from_thread.run_sync"
     assert storm.verdict(rec) == "hang"
+
+
+def test_storm_case_filter_matches_keys_and_says_when_nothing_does(
+    storm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = [c.key for c in storm.selected(["aiologic"])]
+    assert keys == [k for k in storm.CASES if k.startswith("aiologic")] and len(keys) == 3
+    assert [c.key for c in storm.selected(["call_soon_threadsafe"])] == [
+        "asyncio-call-soon-threadsafe"
+    ]
+    assert storm.main(["--smoke", "--case", "no-such-library"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-library" in err and "irqio-queue-offer" in err
 
 
 def test_storm_is_listed_by_irqio_bench() -> None:

@@ -22,7 +22,7 @@ class HandFlag:
     def set(self) -> None:  # interrupt context
         self.state = True
         if self.task is not None:
-            self.kernel.wake()  # service() will resume the task
+            self.kernel.alert()  # service() will resume the task
 
     def _service(self) -> None:  # task context, after a ring
         task = self.task

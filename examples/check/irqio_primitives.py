@@ -121,7 +121,7 @@ def queue_items_arrive(s: Setup) -> None:
     s.at_end(lambda: q.overruns == 0, "no overrun")
 
 
-@scenario(ports=BOTH, preemptions=2, modules=["irqio.primitives", "irqio.doorbell"])
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives", "irqio.runtime.doorbell"])
 def queue_foreign_producer(s: Setup) -> None:
     """A producer on another core (a foreign thread, not a nested handler): it and task context
     interleave both ways, each switch one preemption. Two switches here; with three (thread
@@ -145,7 +145,65 @@ def queue_foreign_producer(s: Setup) -> None:
     s.at_end(lambda: q.overruns == 0, "no overrun")
 
 
-def _slots_world(s: Setup, handlers: int) -> None:
+# -- a setter on another core: a foreign thread, not a nested handler. It and task context
+# interleave both ways (each switch one preemption), so a setter can stop between any two of
+# its steps while a task waits, binds, parks or is serviced. Two switches each.
+
+
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives"])
+def flag_foreign_setter(s: Setup) -> None:
+    """A task waiting while another core sets the flag wakes, and takes the set."""
+    flag = irqio.Flag()
+    woke: list[int] = []
+
+    async def main() -> None:
+        await flag.wait()
+        woke.append(1)
+
+    s.run(main)
+    s.thread(flag.set, "core1")
+    s.at_end(lambda: woke == [1] and not flag.is_set(), "the waiter woke and took the set")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives"])
+def event_foreign_setter(s: Setup) -> None:
+    """A task waiting while another core sets the event wakes; the event stays set."""
+    event = irqio.Event()
+    woke: list[int] = []
+
+    async def main() -> None:
+        await event.wait()
+        woke.append(1)
+
+    s.run(main)
+    s.thread(event.set, "core1")
+    s.at_end(lambda: woke == [1] and event.is_set(), "the waiter woke; the event is set")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives"])
+def message_foreign_setter(s: Setup) -> None:
+    """A task waiting while another core sets the message gets the value (irqio 0.1 lost this
+    wake: set() stored the waiters' token before `_value = True`, and a task that read the new
+    token and the old state parked as if it came after the set)."""
+    msg: irqio.Message[int] = irqio.Message()
+    got: list[int] = []
+
+    async def main() -> None:
+        got.append(await msg.wait())
+
+    s.run(main)
+    s.thread(lambda: msg.set(7), "core1")
+    s.at_end(lambda: got == [7], "the waiter received 7")
+    s.at_end(lambda: msg.overwrites == 0, "nothing counted as overwritten")
+
+
+@scenario(ports=BOTH, preemptions=2, modules=["irqio.runtime.primitives"])
+def slots_foreign_signal(s: Setup) -> None:
+    """A slot signalled from another core runs its callback in task context."""
+    _slots_world(s, 0, thread=True)
+
+
+def _slots_world(s: Setup, handlers: int, thread: bool = False) -> None:
     slots = irqio.Slots(2)
     ran: list[int] = []
     done = irqio.Event()
@@ -171,6 +229,8 @@ def _slots_world(s: Setup, handlers: int) -> None:
     s.run(main)
     for i in range(handlers):
         s.handler(isr, f"isr{i + 1}" if handlers > 1 else "isr")
+    if thread:
+        s.thread(isr, "core1")
     s.at_end(lambda: len(ran) >= 1, "the callback ran after its signal")
 
 
@@ -183,7 +243,7 @@ def slots_callback_runs(s: Setup) -> None:
 # -- two handlers, two preemptions: every pair of points. Small worlds: the points are in
 # irqio's primitives and doorbell only (the scheduler's own code is covered above).
 
-SMALL = ["irqio.primitives", "irqio.doorbell"]
+SMALL = ["irqio.runtime.primitives", "irqio.runtime.doorbell"]
 
 
 @scenario(ports=BOTH, preemptions=2, modules=SMALL)

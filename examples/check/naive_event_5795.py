@@ -1,6 +1,6 @@
 """MicroPython #5795: the naive `Event.set()` called from a handler loses waiting tasks.
 
-`irqio.kernel.event.Event` behaves like MicroPython's `asyncio.Event`: `set()` pops every
+`irqio.kernel.naive_event.NaiveEvent` behaves like MicroPython's `asyncio.Event`: `set()` pops every
 waiting task and pushes it onto the scheduler's task queue. Two tasks wait on the event while a
 third sleeps in a loop, so task context keeps pushing and popping the task queue. A handler
 calls `set()` once. If it lands while task context is half-way through relinking the heap, a
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from irqio.check import Setup, scenario
 from irqio.kernel import Kernel, Task
-from irqio.kernel.event import Event
+from irqio.kernel.naive_event import NaiveEvent as Event
 
 
 def _world(s: Setup) -> tuple[Kernel, Event, list[Task], Callable[[], bool]]:

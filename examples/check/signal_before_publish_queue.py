@@ -30,7 +30,7 @@ class SignalFirstQueue:
         return self.items.popleft()
 
 
-@scenario(preemptions=2, modules=["@scenario", "irqio.primitives"])  # this file and the Flag
+@scenario(preemptions=2, modules=["@scenario", "irqio.runtime.primitives"])  # this file and the Flag
 def signal_before_publish(s: Setup) -> None:
     q = SignalFirstQueue()
     got: list[int] = []

@@ -4,23 +4,24 @@ Interrupt → task primitives (any context may set / put / signal; tasks wait):
 `Flag`, `Event`, `Message`, `Queue`, `Slots`, and `wait_any` to wait on many at once.
 """
 
-from irqio.controller import (
+from irqio.controller.core import Controller, Line
+from irqio.controller.errors import (
     CeilingViolation,
-    Controller,
     ControllerClosed,
     ControllerError,
     HeldAcrossAwait,
     InvalidPriority,
-    Line,
     LineExists,
+    NotHeld,
+    OutOfOrderRelease,
     SignalInUse,
     UnusedResource,
     WrongThread,
 )
-from irqio.errors import NoScheduler, QueueEmpty, QueueFull, WrongScheduler
-from irqio.primitives import Event, Flag, Message, Queue, Slots
-from irqio.resource import Resource
-from irqio.waiter import wait_any
+from irqio.controller.resource import Resource
+from irqio.runtime.errors import NoScheduler, QueueEmpty, QueueFull, WrongScheduler
+from irqio.runtime.primitives import Event, Flag, Message, Queue, Slots
+from irqio.runtime.wait_any import wait_any
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,8 @@ __all__ = [
     "LineExists",
     "Message",
     "NoScheduler",
+    "NotHeld",
+    "OutOfOrderRelease",
     "Queue",
     "QueueEmpty",
     "QueueFull",

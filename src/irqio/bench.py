@@ -34,7 +34,16 @@ def available(folder: Path) -> list[str]:
     return sorted(p.stem[len("bench_") :] for p in folder.glob("bench_*.py") if p.is_file())
 
 
+def add_to_path(folder: Path) -> None:
+    """Put `folder` on `sys.path`: the scripts import what they share (`benchmarks/benchkit/`)
+    by name, as a script run directly does from its own folder."""
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+
 def load(folder: Path, name: str) -> ModuleType:
+    """Load `folder/bench_NAME.py` as a module."""
+    add_to_path(folder)
     path = folder / f"bench_{name}.py"
     spec = importlib.util.spec_from_file_location(f"irqio_bench_{name}", path)
     if spec is None or spec.loader is None:
@@ -67,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if folder is None:
         return _error(
             "the benchmarks are not installed: they live in the benchmarks/ folder of an irqio "
-            "checkout (git clone, then `python3 dev.py irqio bench`, or `pip install -e .` "
-            "and `irqio bench`)"
+            "checkout (git clone, then `python3 dev.py irqio bench`, or "
+            "`pip install -e '.[bench]'` and `irqio bench`)"
         )
     names: list[str] = list(args.names) or [DEFAULT]
     found = available(folder)

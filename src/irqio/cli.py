@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("irqio.check.command", "explore handler preemptions in the scenarios of files"),
     "sim": ("irqio.timing.sim_command", "simulate a microcontroller system under each policy"),
     "analyze": ("irqio.timing.analyze_command", "response-time bounds per line and policy"),
+    "sweep": ("irqio.timing.sweep_command", "simulate and analyse every variant of a system file"),
     "bench": ("irqio.bench", "benchmarks side by side with peer libraries"),
 }
 

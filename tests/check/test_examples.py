@@ -33,7 +33,7 @@ def test_finds_the_naive_event_check_then_act_in_wait() -> None:
     result = explore(naive_event_5795.naive_event_set_while_a_task_starts_waiting)
     assert not result.ok
     first = result.schedule[0]
-    assert first.filename.endswith("kernel/event.py")
+    assert first.filename.endswith("kernel/naive_event.py")
     assert first.source == "if not event.state:"
 
 
@@ -45,7 +45,7 @@ def test_finds_the_signal_before_publish_queue() -> None:
     assert producer.context == "producer" and producer.kind == "thread"
     # Task context took the CPU back after the flag was published, before the item was.
     assert back.kind == "task" and back.inside == "thread producer"
-    assert back.filename.endswith("irqio/primitives.py") or "ready.set()" in back.source
+    assert back.filename.endswith("irqio/runtime/primitives.py") or "ready.set()" in back.source
     assert "the consumer received the item" in (result.invariant or "")
 
 

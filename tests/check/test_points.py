@@ -86,6 +86,24 @@ def formatted(b: Box) -> str:
     return f"{b.n!r} {b.n:3}"
 
 
+def make_class() -> type:
+    class K:
+        x = 1
+
+    return K
+
+
+# A jump over more than 255 bytes of code takes an EXTENDED_ARG prefix, which 3.11 traces
+# instead of the jump and 3.12+ traces as well as the jump: one point either way.
+_FAR = (
+    "def far_jump(b, go):\n    while go or not b.state:\n        go = False\n"
+    + "".join(f"        b.v{i} = {i}\n" for i in range(40))
+    + "        b.state = True\n"
+)
+exec(compile(_FAR, HERE, "exec"))
+far_jump: Callable[[Box, bool], None] = globals()["far_jump"]
+
+
 CASES: list[tuple[Callable[[], object], list[str]]] = [
     (lambda: not_attr(BOX), ["rg not_attr", "rg BOX", "call", "ra state", "truth"]),
     (lambda: compare(1, 2), ["rg compare", "call", "binop"]),
@@ -130,6 +148,40 @@ CASES: list[tuple[Callable[[], object], list[str]]] = [
     (lambda: and_or(BOX, []), ["rg and_or", "rg BOX", "call", "ra n", "binop"]),
     (lambda: subscript({"j": 1}), ["rg subscript", "call", "ri subscr", "binop", "wi subscr"]),
     (lambda: formatted(BOX), ["rg formatted", "rg BOX", "call", "ra n", "ra n"]),
+    (
+        lambda: make_class(),  # 3.13 also stores __firstlineno__, __static_attributes__
+        [
+            "rg make_class",
+            "call",
+            "opaque",
+            "call",
+            "rg __name__",
+            "wg __module__",
+            "wg __qualname__",
+            "wg x",
+        ],
+    ),
+    (
+        lambda: far_jump(Box(), False),
+        [
+            "rg far_jump",
+            "rg Box",
+            "call",
+            "wa state",
+            "wa n",
+            "wa items",
+            "wa cell",
+            "call",
+            "truth",
+            "ra state",
+            "truth",
+            *(f"wa v{i}" for i in range(40)),
+            "wa state",
+            "truth",
+            "ra state",
+            "truth",
+        ],
+    ),
 ]
 BOX = Box()
 

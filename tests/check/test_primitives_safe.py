@@ -13,6 +13,13 @@ ONE = [
     p.queue_items_arrive,
     p.slots_callback_runs,
 ]
+FOREIGN = [
+    p.flag_foreign_setter,
+    p.event_foreign_setter,
+    p.message_foreign_setter,
+    p.queue_foreign_producer,
+    p.slots_foreign_signal,
+]
 TWO = [
     p.flag_two_handlers,
     p.event_two_handlers,
@@ -36,8 +43,9 @@ def test_one_preemption_exhaustive(sc: Scenario) -> None:
 def _doorbell_only(sc: Scenario) -> Scenario:
     # The hand-over itself (schedule / service) at every pair of points: small enough to be
     # exhaustive in the suite. `irqio check examples/check/irqio_primitives.py` runs the same
-    # scenarios exhaustively over all of irqio.primitives and irqio.doorbell (minutes).
-    return Scenario(sc.build, sc.name, 2, sc.port, None, ["irqio.doorbell"])
+    # scenarios exhaustively over all of irqio.runtime.primitives and irqio.runtime.doorbell
+    # (minutes).
+    return Scenario(sc.build, sc.name, 2, sc.port, None, ["irqio.runtime.doorbell"])
 
 
 @pytest.mark.parametrize("sc", _cases(TWO), ids=lambda sc: sc.name)
@@ -68,8 +76,9 @@ def test_asyncio_port_traces_asyncio_itself() -> None:
     "sc", _cases([p.flag_two_handlers, p.event_two_handlers]), ids=lambda sc: sc.name
 )
 def test_two_preemptions_exhaustive_in_primitives_and_doorbell(sc: Scenario) -> None:
-    # The two cheapest two-handler scenarios, every pair of points over all of irqio.primitives
-    # and irqio.doorbell (a few seconds each); the rest run exhaustively in `irqio check`.
+    # The two cheapest two-handler scenarios, every pair of points over all of
+    # irqio.runtime.primitives and irqio.runtime.doorbell (a few seconds each); the rest run
+    # exhaustively in `irqio check`.
     result = assert_safe(sc, preemptions=2)
     assert result.schedules_run + result.pruned > result.points
 
@@ -88,3 +97,10 @@ def test_queue_with_a_foreign_producer_thread_three_switches_random(sc: Scenario
     # random walks reach thread in, task back, thread resumed, in a second or two.
     result = assert_safe(sc, preemptions=3, mode="random", seed=1, runs=2000)
     assert result.schedules_run == 2000
+
+
+@pytest.mark.parametrize("sc", _cases(FOREIGN), ids=lambda sc: sc.name)
+def test_a_setter_on_another_core_exhaustive(sc: Scenario) -> None:
+    # Every primitive's interrupt side from a foreign thread, both ports, two switches.
+    result = assert_safe(sc, preemptions=2)
+    assert result.schedules_run + result.pruned > result.points > 20

@@ -18,7 +18,7 @@ class HandFlag:
     def set(self):
         self.state = True
         if self.task is not None:
-            self.kernel.wake()
+            self.kernel.alert()
 
     def _service(self):
         if self.state and self.task is not None:

@@ -26,11 +26,14 @@ def _scenarios() -> list[Scenario]:
     return out
 
 
+PRIMITIVES, DOORBELL = "irqio.runtime.primitives", "irqio.runtime.doorbell"
+
+
 def _cheap(sc: Scenario) -> Scenario:
     """Two-handler scenarios without reduction take seconds over all of the primitives: the
     suite compares them with the doorbell traced (every pair of points still)."""
-    if sc.preemptions >= 2 and sc.modules is not None and "irqio.primitives" in sc.modules:
-        return Scenario(sc.build, sc.name, sc.preemptions, sc.port, None, ["irqio.doorbell"])
+    if sc.preemptions >= 2 and sc.modules is not None and PRIMITIVES in sc.modules:
+        return Scenario(sc.build, sc.name, sc.preemptions, sc.port, None, [DOORBELL])
     return sc
 
 

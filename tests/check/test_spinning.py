@@ -65,7 +65,7 @@ def _spin_untraced(st: dict[str, bool]) -> None:
         pass
 
 
-@scenario(modules=["irqio.primitives"], run_seconds=0.5)
+@scenario(modules=["irqio.runtime.primitives"], run_seconds=0.5)
 def spin_outside_the_traced_code(s: Setup) -> None:
     st = {"ready": False}
     s.task(lambda: _spin_untraced(st))

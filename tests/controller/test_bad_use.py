@@ -15,7 +15,7 @@ from irqio.controller import (
     SignalInUse,
     UnusedResource,
 )
-from irqio.resource import Resource
+from irqio.controller.resource import Resource
 
 
 @pytest.mark.parametrize("priority", [0, -1, 256, 1.5, "2", True, None])
@@ -146,3 +146,34 @@ def test_close_consumes_a_kick_in_flight() -> None:
     )
     assert out.returncode == 0, (out.returncode, out.stderr)
     assert "survived" in out.stdout
+
+
+def test_close_from_another_thread_is_refused_and_changes_nothing(ctl: Controller) -> None:
+    """close() restores signal handlers, which only the main thread can do: from another
+    thread it must say so, not leave irqio's handler installed on a closed controller."""
+    import threading
+
+    from irqio.controller import WrongThread
+
+    ran: list[int] = []
+    line = ctl.line("x", 1, lambda: ran.append(1))
+    kick_handler = signal.getsignal(ctl._signum)
+    errors: list[BaseException] = []
+
+    def close_there() -> None:
+        try:
+            ctl.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=close_there)
+    t.start()
+    t.join()
+    assert len(errors) == 1 and isinstance(errors[0], WrongThread), errors
+    assert "ask that thread to close it" in str(errors[0])
+    assert not ctl.closed
+    assert signal.getsignal(ctl._signum) == kick_handler  # still ours, still working
+    line.pend()
+    assert ran == [1]
+    ctl.close()  # from its own thread: restores (the autouse fixture checks it)
+    assert ctl.closed

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from irqio.controller import Controller, HeldAcrossAwait
-from irqio.resource import Resource
+from irqio.controller.resource import Resource
 
 
 def _run(main: Any, *, debug: bool = False) -> tuple[Any, list[dict[str, Any]]]:

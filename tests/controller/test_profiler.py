@@ -6,8 +6,8 @@ import json
 import time
 
 from irqio.controller import Controller, Samples
-from irqio.profiler import Stats
-from irqio.resource import Resource
+from irqio.controller.profiler import Stats
+from irqio.controller.resource import Resource
 
 
 def _busy(seconds: float) -> None:
@@ -75,7 +75,7 @@ def test_merged_pends_and_failures_in_stats(ctl: Controller) -> None:
 def test_tables_render(ctl: Controller) -> None:
     from rich.console import Console
 
-    from irqio.profiler import tables
+    from irqio.controller.profiler import tables
 
     ctl.line("a", 1, lambda: None).pend()
     console = Console(record=True, width=160)
@@ -83,3 +83,39 @@ def test_tables_render(ctl: Controller) -> None:
         console.print(t)
     text = console.export_text()
     assert "lat p99" in text and "a" in text
+
+
+def test_blame_only_a_resource_whose_ceiling_can_mask_the_line(ctl: Controller) -> None:
+    """A foreign pend publishes its line and loses the GIL before sending its kick; meanwhile
+    the task leaves a ceiling-1 section, and that exit's dispatch runs the line. A priority-3
+    line was never masked by a ceiling-1 resource: no blame. A priority-1 line pended in the
+    same section was: blamed. The interleaving is forced by holding the kick, not by timing."""
+    import threading
+
+    low = Resource("low")
+    ctl.line("drv", 1, lambda: None, uses=[low])
+    ctl.task_uses(low)
+    urgent = ctl.line("urgent", 3, lambda: None)
+    slow = ctl.line("slow", 1, lambda: None)
+    published, release = threading.Event(), threading.Event()
+
+    def late_kick() -> None:  # the pender, between publishing and kicking
+        published.set()
+        release.wait(5)
+
+    ctl._kick = late_kick
+    pender = threading.Thread(target=urgent.pend)
+    try:
+        with low:
+            slow.pend()  # own thread, masked by low (1 <= 1): waits for the exit
+            pender.start()
+            assert published.wait(5), "the foreign pend did not publish"
+            assert urgent.runs == 0  # published, not kicked: nothing ran it yet
+        # low's exit dispatched both
+        assert (urgent.runs, slow.runs) == (1, 1)
+    finally:
+        release.set()
+        pender.join(5)
+    assert urgent.blame == {}
+    assert set(slow.blame) == {"low"} and slow.blame["low"][0] == 1
+    assert [b.holder for b in ctl.stats().line("urgent").blame] == []

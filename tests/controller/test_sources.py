@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from irqio.controller import Controller
-from irqio.sources import FdReady, Timer
+from irqio.controller.sources import FdReady, Timer
 
 from ._helpers import spin_until, wait_until
 

@@ -18,7 +18,7 @@ from irqio.kernel import (
     VirtualClock,
     run,
 )
-from irqio.kernel.event import Event
+from irqio.kernel.naive_event import NaiveEvent as Event
 
 
 def test_run_returns_the_main_result() -> None:
@@ -76,7 +76,7 @@ def test_sleep_ms_and_module_functions() -> None:
     async def main() -> float:
         return float(await create_task(child()))
 
-    assert run(main()) == 0.25
+    assert run(main(), clock=VirtualClock()) == 0.25
 
 
 def test_awaiting_a_failed_task_raises_its_error() -> None:
@@ -188,7 +188,7 @@ def test_idle_step_returns_on_a_ring_without_advancing_time() -> None:
 
     def on_idle(dt: float | None) -> bool:
         rings.append(dt)
-        k.wake()  # an interrupt while asleep rings the kernel
+        k.alert()  # an interrupt while asleep alerts the kernel
         return True
 
     clock.on_idle = on_idle
@@ -237,13 +237,10 @@ def test_real_clock_sleeps_and_is_woken_from_another_thread() -> None:
         me = k.cur_task
         assert me is not None
         box.append(me)
-        threading.Timer(0.02, k.wake).start()  # a foreign thread rings
+        threading.Timer(0.02, k.alert).start()  # a foreign thread alerts
         return str(await k.park()), slept
 
-    try:
-        value, slept = k.run(main())
-    finally:
-        clock.close()
+    value, slept = k.run(main())
     assert value == "rung"
     assert slept >= 0.015
 
@@ -258,20 +255,21 @@ class _Node(Task):
         self.ph_seq = 0
         self.ph_child = None
         self.ph_next = None
+        self.ph_prev = None
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["push", "pop", "remove"]), st.integers(0, 20))))
 def test_pairing_heap_pops_in_key_then_push_order(ops: list[tuple[str, int]]) -> None:
     heap = TaskQueue()
-    model: list[tuple[float, int, _Node]] = []  # (key, push order, node)
+    model: list[tuple[int, int, _Node]] = []  # (key, push order, node)
     order = 0
     for op, value in ops:
         if op == "push":
             node = _Node(value)
             order += 1
-            heap.push(node, float(value))
-            model.append((float(value), order, node))
+            heap.push(node, value)
+            model.append((value, order, node))
         elif op == "pop" and model:
             model.sort(key=lambda e: (e[0], e[1]))
             expected = model.pop(0)[2]

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import irqio
-from irqio.ports.asyncio import running_doorbell
+from irqio.runtime.ports.asyncio import running_doorbell
 
 from .conftest import Runner, until
 
@@ -114,12 +114,12 @@ def test_flag_coalesces_a_burst_into_one_wake(run: Runner) -> None:
         task = asyncio.create_task(waiter())
         await until(lambda: flag.waiting == 1)
         doorbell = running_doorbell()
-        before = doorbell.wakes.value
+        before = doorbell.alerts.value
         in_thread(lambda: [flag.set() for _ in range(10_000)])  # the loop is not running meanwhile
         await until(lambda: wakes >= 1)
         await asyncio.sleep(0.01)
         assert wakes == 1
-        assert doorbell.wakes.value - before == 1, "a burst while a wake is due rings once"
+        assert doorbell.alerts.value - before == 1, "a burst while an alert is due alerts once"
         task.cancel()
 
     run(main())
@@ -131,10 +131,10 @@ def test_flag_set_while_wake_due_makes_no_syscall(run: Runner) -> None:
         task = asyncio.create_task(flag.wait())
         await until(lambda: flag.waiting == 1)
         doorbell = running_doorbell()
-        before = doorbell.wakes.value
+        before = doorbell.alerts.value
         for _ in range(1000):  # task context: no service can run until we yield
             flag.set()
-        assert doorbell.wakes.value - before == 1
+        assert doorbell.alerts.value - before == 1
         await asyncio.wait_for(task, 1)
 
     run(main())

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import irqio
-from irqio.counter import Counter
+from irqio.runtime.counters import Tally
 
 from .conftest import Runner, until
 
@@ -124,8 +124,8 @@ def test_signal_storm_handlers_set_and_offer_nothing_lost(run: Runner) -> None:
     async def main() -> None:
         flag = irqio.Flag()
         q: irqio.Queue[int] = irqio.Queue(128)
-        handled = Counter()
-        accepted = Counter()
+        handled = Tally()
+        accepted = Tally()
 
         def on_usr1(signum: int, frame: object) -> None:
             handled.bump()

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import irqio
-from irqio.ports.asyncio import running_doorbell
+from irqio.runtime.ports.asyncio import running_doorbell
 
 from .conftest import Runner, until
 

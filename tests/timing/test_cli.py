@@ -76,6 +76,37 @@ def test_sim_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "class=over" not in page  # no simulated worst case above its bound
 
 
+def test_sim_records_seed_duration_and_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import irqio
+
+    out = tmp_path / "report"
+    argv = ["sim", EXAMPLE, "--policy", "ram", "--seconds", "0.01", "--seed", "7", "--out"]
+    assert main([*argv, str(out), "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)["run"]
+    assert run == {
+        "system": "pico-can",
+        "variant": None,
+        "chip": "rp2040",
+        "clock_hz": 125_000_000,
+        "seed": 7,
+        "seconds": 0.01,
+        "irqio_version": irqio.__version__,
+    }
+    trace = json.loads((out / "pico-can-ram.trace.json").read_text())
+    assert trace["metadata"] == {**run, "policy": "ram"}
+    header = (out / "pico-can-ram.vcd").read_text().split("$enddefinitions")[0]
+    described = f"irqio {irqio.__version__} sim pico-can on rp2040 at 125 MHz: seed 7, 0.01 s"
+    assert described in header and "policy ram" in header
+    assert f"$version irqio {irqio.__version__} $end" in header
+    assert "today" not in header  # a real date, not the word
+    page = (out / "index.html").read_text()
+    for shown in (f"<dt>irqio</dt><dd>{irqio.__version__}</dd>", "<dt>seed</dt><dd>7</dd>"):
+        assert shown in page
+    assert "<dt>simulated</dt><dd>0.01 s per policy</dd>" in page
+
+
 def test_sim_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", EXAMPLE, "--policy", "source-mask", "--seconds", "0.02"]) == 0
     out = capsys.readouterr().out

@@ -52,5 +52,5 @@ def test_a_number_without_source_is_refused() -> None:
 
 
 def test_unknown_chip() -> None:
-    with pytest.raises(SystemFileError, match="allowed: esp32, rp2040"):
+    with pytest.raises(SystemFileError, match="allowed: cortex-m0, cortex-m3, esp32, rp2040"):
         load_profile("z80")

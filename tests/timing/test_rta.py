@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irqio.timing.analysis import response_time
+from irqio.timing.analysis import busy_window, response_time
 
 
 def test_burns_wellings_worked_example_exactly() -> None:
@@ -75,6 +75,19 @@ def test_buttazzo_exercise_8_2_non_preemptive_with_blocking() -> None:
     r3, it3 = response_time(3, 0, [(3, 8, 0), (3, 9, 0)])
     assert it3[1:] == [9, 12, 15, 15]
     assert r3 == 15
+
+
+def test_buttazzo_exercise_8_2_every_job_of_the_busy_window() -> None:
+    # The same τ3 through irqio's busy window: job q's start, shifted by the unit own first cost,
+    # is the book's s_3k − (k−1)T_3 (k = q + 1): 7 for k = 1 and 22 − 14 = 8 for k = 2, and
+    # R3 = max_k (s_3k − (k−1)T_3) + C_3 = 8 + 3 = 11 as published. irqio's windows are
+    # preemptive (a job's finish includes what preempts it after its start), so the window runs
+    # to a third job (s_33 = 31 by Eq. 8.4, 31 − 28 = 3) and closes at 40, the fixed point of
+    # Eq. 8.2 that the book's L3 = 37 stops one step short of.
+    jobs = busy_window(1, 3, 14, 0, 1, [(3, 8, 0), (3, 9, 0)])
+    assert [j.start - 1 for j in jobs] == [7, 8, 3]
+    assert max(j.start - 1 for j in jobs) + 3 == 11
+    assert jobs[-1].release + jobs[-1].response == 40
 
 
 def test_blocking_term_enters_once() -> None:

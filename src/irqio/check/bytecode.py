@@ -135,6 +135,7 @@ def info(code: CodeType) -> CodeInfo:
 _ATTR_READ = {"LOAD_ATTR", "LOAD_METHOD"}
 _GLOBAL_READ = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"}
 _GLOBAL_WRITE = {"STORE_GLOBAL", "DELETE_GLOBAL", "STORE_NAME", "DELETE_NAME"}
+_GENERATED_NAMES = {"__firstlineno__", "__static_attributes__", "__classdictcell__"}
 _DEREF_READ = {"LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FROM_DICT_OR_DEREF"}
 _DEREF_WRITE = {"STORE_DEREF", "DELETE_DEREF"}
 _CALLS = {"CALL", "CALL_KW", "CALL_FUNCTION_EX"}
@@ -217,11 +218,14 @@ def _analyse(code: CodeType) -> dict[int, Op]:
         if op is None:
             continue
         ops[ins.offset] = op
-        # An EXTENDED_ARG prefix carries the event on some versions: same point.
-        j = idx - 1
-        while j >= 0 and instrs[j].opname == "EXTENDED_ARG":
-            ops[instrs[j].offset] = op
-            j -= 1
+        if PY < (3, 12):
+            # 3.11 traces an instruction with an EXTENDED_ARG prefix at the prefix only (the
+            # prefix dispatches straight to it); 3.12+ reports both, and the point is the
+            # instruction's own event.
+            j = idx - 1
+            while j >= 0 and instrs[j].opname == "EXTENDED_ARG":
+                ops[instrs[j].offset] = op
+                j -= 1
     return ops
 
 
@@ -237,6 +241,8 @@ def _classify(instrs: list[dis.Instruction], idx: int, ins: dis.Instruction) -> 
     if name in _GLOBAL_READ:
         return Op("rg", name, str(argval))
     if name in _GLOBAL_WRITE:
+        if argval in _GENERATED_NAMES:
+            return None  # stored by the compiler in a class body on some versions only
         return Op("wg", name, str(argval))
     if name in _DEREF_READ:
         return Op("rc", name, str(argval))

@@ -4,7 +4,7 @@
 nanosecond clock, and a few of its branches compare timestamps (`first < released_at`, the
 maximum of a sample). With a real clock two runs of one schedule could take different
 branches, and so count different points. While exploring, every irqio module that reads the
-clock through a module-level `_now` reads a counter instead: it ticks once per read, so
+clock through a module-level `now` (or `_now`) reads a counter instead: it ticks once per read, so
 order is kept (a later read is larger) and every run of a schedule sees the same numbers.
 """
 
@@ -18,15 +18,17 @@ from collections.abc import Iterator
 from types import ModuleType
 
 _REAL = (time.perf_counter_ns,)
+_NAMES = ("now", "_now")  # how irqio's modules hold the clock (imported from irqio._compat)
 
 
-def _clocked_modules() -> list[ModuleType]:
+def _clocked() -> list[tuple[ModuleType, str]]:
     found = []
     for name, module in list(sys.modules.items()):
-        if module is None or not name.startswith("irqio.") or name.startswith("irqio.check"):
+        if module is None or not name.startswith("irqio") or name.startswith("irqio.check"):
             continue
-        if getattr(module, "_now", None) in _REAL:
-            found.append(module)
+        for attr in _NAMES:
+            if getattr(module, attr, None) in _REAL:
+                found.append((module, attr))
     return found
 
 
@@ -38,12 +40,11 @@ def virtual_controller_clock() -> Iterator[None]:
     def now() -> int:
         return next(ticks)
 
-    modules = _clocked_modules()
-    saved = [(m, m._now) for m in modules]
-    for module in modules:
-        module._now = now  # type: ignore[attr-defined]
+    clocked = _clocked()
+    for module, attr in clocked:
+        setattr(module, attr, now)
     try:
         yield
     finally:
-        for module, real in saved:
-            module._now = real  # type: ignore[attr-defined]
+        for module, attr in clocked:
+            setattr(module, attr, time.perf_counter_ns)

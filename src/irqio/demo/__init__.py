@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 import time
 
-from rich.console import Console
+from irqio.console import output_console
 
 SECTIONS = {
     "primitives": "irqio.demo.primitives",
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Tables are wide; without a terminal (CI, a pipe) rich would fold them at 80 columns.
-    console = Console() if sys.stdout.isatty() else Console(width=130)
+    console = output_console()
     chosen = args.sections or list(SECTIONS)
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:

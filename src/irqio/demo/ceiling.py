@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from irqio.controller import Controller
-from irqio.profiler import Distribution, Stats, tables
-from irqio.resource import Resource
+from irqio.controller.profiler import Distribution, Stats, tables
+from irqio.controller.resource import Resource
 
 if TYPE_CHECKING:
     from rich.console import Console

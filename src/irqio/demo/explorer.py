@@ -17,7 +17,7 @@ from rich.table import Table
 import irqio
 from irqio.check import Result, Setup, explore, scenario
 from irqio.kernel import Task
-from irqio.kernel.event import Event as NaiveEvent
+from irqio.kernel.naive_event import NaiveEvent
 
 
 def _world(s: Setup, naive: bool) -> None:

@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 import irqio
-from irqio.counter import Counter
+from irqio.percentile import nearest_rank
+from irqio.runtime.counters import Tally
 
 now_ns = time.perf_counter_ns
 
@@ -38,10 +39,10 @@ class Row:
 
 
 def _percentile(values: list[int], q: float) -> float:
+    """Nearest-rank percentile in µs of nanosecond samples."""
     if not values:
         return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+    return nearest_rank(sorted(values), q) / 1000
 
 
 async def scenario(seconds: float) -> list[Row]:
@@ -81,7 +82,7 @@ async def scenario(seconds: float) -> list[Row]:
                 event_sent[0] += 1
             time.sleep(r.uniform(0.0001, 0.001))
 
-    signal_calls = Counter()
+    signal_calls = Tally()
 
     def on_signal(signum: int, frame: object) -> None:  # interrupt context
         signal_calls.bump()
@@ -190,7 +191,7 @@ async def scenario(seconds: float) -> list[Row]:
     message_row = rows["Message"]
     message_row.sent = signal_calls.value
     message_row.coalesced = message.overwrites
-    current_unread = 1 if message._cell[1] != message._last_read else 0
+    current_unread = 1 if message._sets.value != message._last_read else 0
     message_row.lost = message_row.sent - message_row.received - message_row.coalesced
     message_row.lost -= current_unread
     # Signals the kernel or CPython merged before any handler ran are not events we were sent.

@@ -1,100 +1,101 @@
 """The kernel's clocks: virtual (deterministic) and real.
 
-A clock answers `now()` and implements the idle step's sleep: `wait(dt, kernel)` returns when the
-kernel has been rung (`kernel.rung`) or `dt` seconds have passed (`dt is None`: no deadline). The
-ring is sticky, like a CPU's event register under WFE: a ring that lands after the kernel's last
-look but before the sleep still ends the sleep, so no wake is lost between checking and sleeping.
+A clock answers `ticks()` (see `irqio.kernel.ticks`) and `now()` (seconds), and implements the
+idle step: `wait(dt, kernel)` returns when the kernel has been alerted (`kernel.alerted`) or
+`dt` ticks have passed (`dt is None`: no deadline). The alert is sticky, like a CPU's event
+register under WFE: an alert that lands after the kernel's last look but before the sleep still
+ends the sleep, so no wake is lost between checking and sleeping.
 """
 
-from __future__ import annotations
-
-import os
-import select
-import time
-
-try:
-    from typing import TYPE_CHECKING
-except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
+from irqio._compat import TYPE_CHECKING
+from irqio.kernel.idle import make_idle
+from irqio.kernel.io import IOQueue
+from irqio.kernel.ticks import PER_SECOND, ticks, ticks_add, to_seconds
+from irqio.runtime.alert_channel import AlertChannel
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from irqio.kernel.core import Kernel
+    from irqio.kernel.idle import Idle
 
 
 class Deadlock(Exception):
-    """The virtual kernel is idle with no deadline and nothing left that could ring it."""
+    """The virtual kernel is idle with no deadline and nothing left that could wake it."""
 
 
 class VirtualClock:
     """Time that moves only when the kernel sleeps: runs are deterministic and instant.
 
-    `on_idle(dt)` is called whenever the kernel is about to sleep; it stands for the outside
-    world (interrupt lines that may fire while the CPU sleeps) and returns True if an interrupt
-    fired. As on a CPU in WFI, any interrupt ends the sleep, even one that did not ring the
-    kernel (the loop looks at its queue again). The explorer uses it to fire the handlers that
-    have not fired yet. If nothing fired and `dt is None`, nothing can ever wake the kernel:
-    `wait` raises `Deadlock`.
+    `on_idle(dt)` is called whenever the kernel is about to sleep (`dt` in seconds, None: no
+    deadline); it stands for the outside world (interrupt lines that may fire while the CPU
+    sleeps) and returns True if an interrupt fired. As on a CPU in WFI, any interrupt ends the
+    sleep, even one that did not alert the kernel (the loop looks at its queue again). The
+    explorer uses it to fire the handlers that have not fired yet. If nothing fired and
+    `dt is None`, nothing can ever wake the kernel: `wait` raises `Deadlock`.
     """
 
-    def __init__(self, on_idle: Callable[[float | None], bool] | None = None) -> None:
-        self.t = 0.0
+    io: "IOQueue | None" = None  # no streams on virtual time
+
+    def __init__(self, on_idle: "Callable[[float | None], bool] | None" = None) -> None:
+        self._ticks = 0
+        self._elapsed = 0  # ticks since the start (never wraps, unlike _ticks on MicroPython)
         self.on_idle = on_idle
         self.sleeps = 0  # idle steps that advanced time
 
+    def ticks(self) -> int:
+        return self._ticks
+
     def now(self) -> float:
-        return self.t
+        """Seconds of virtual time since the clock was made."""
+        return self._elapsed / PER_SECOND
 
-    def notify(self) -> None:
-        pass  # nothing sleeps for real: `wait` reads `kernel.rung` itself
+    def alert(self) -> None:
+        pass  # nothing sleeps for real: `wait` reads `kernel.alerted` itself
 
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
-        if kernel.rung:
+    def wait(self, dt: int | None, kernel: "Kernel") -> None:
+        if kernel.alerted:
             return
         on_idle = self.on_idle
-        if on_idle is not None and (on_idle(dt) or kernel.rung):
-            return  # an interrupt arrived while asleep: wake without advancing time
+        if on_idle is not None:
+            fired = on_idle(None if dt is None else to_seconds(dt))
+            if fired or kernel.alerted:
+                return  # an interrupt arrived while asleep: wake without advancing time
         if dt is None:
             raise Deadlock("every task is waiting and nothing is left that could wake one")
         self.sleeps += 1
-        self.t += dt
+        self._ticks = ticks_add(self._ticks, dt)
+        self._elapsed += dt
 
 
 class RealClock:
-    """Wall-clock time; the idle step sleeps in `select()` on a pipe that a ring writes to."""
+    """Wall-clock time; the idle step is one wait for the next deadline or any alert.
 
-    def __init__(self) -> None:
-        self._r, self._w = os.pipe()
-        os.set_blocking(self._r, False)
-        os.set_blocking(self._w, False)
+    `idle` chooses how the CPU waits (see `irqio.kernel.idle`): "poll" (`select.poll` on the
+    alert channel and on the streams tasks wait for: the unix port, CPython, any port), "wfe"
+    (`machine.idle()` until alerted or due), "lightsleep" (`machine.lightsleep(dt)`), or an
+    `Idle` object. While a task waits on a stream the idle step polls whatever the mode.
+    """
+
+    #: The kernel's time source (a C function: ticks_ms on MicroPython, monotonic_ns).
+    ticks: "Callable[[], int]"
+    #: Interrupt side: make the idle step end (one write or store; see AlertChannel).
+    alert: "Callable[[], None]"
+
+    def __init__(self, idle: "str | Idle" = "poll") -> None:
+        self.channel = AlertChannel()
+        self.io = IOQueue(self.channel)
+        self.alert = self.channel.alert
+        self.ticks = ticks
+        self.idle = make_idle(idle)
+        self.idle.attach(self.io, self.channel)
 
     def now(self) -> float:
-        return time.monotonic()
+        return to_seconds(ticks())
 
-    def notify(self) -> None:
-        # Interrupt-safe: one write, never blocks. A full pipe already holds a wake.
-        try:
-            os.write(self._w, b"\0")
-        except OSError:
-            pass
-
-    def wait(self, dt: float | None, kernel: Kernel) -> None:
-        if kernel.rung:
+    def wait(self, dt: int | None, kernel: "Kernel") -> None:
+        if kernel.alerted:
             return
-        if dt is None or dt > 0:
-            # The pipe holds any ring made since the kernel last drained it, so a ring between
-            # the check above and this call still ends the sleep at once.
-            select.select([self._r], [], [], dt)
-        try:
-            while os.read(self._r, 512):
-                pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        for fd in (self._r, self._w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        # An alert from here on is in the channel (poll) or ends the CPU's wait (WFE): the
+        # sleep below returns at once, so nothing is lost between this look and the sleep.
+        self.idle.wait(dt, kernel)

@@ -53,6 +53,9 @@ class ChipProfile:
     flash_sck_per_line: int | None
     pins: int
     pin_groups: tuple[PinGroup, ...]
+    # Flash transfers that can be outstanding when an interrupt comes: entry waits for all of
+    # them (RP2350: 4, pico-feedback#479). 1 = the one fetch in flight.
+    flash_outstanding: int = 1
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def hw_priority(self, priority: int) -> int:
@@ -72,7 +75,7 @@ class ChipProfile:
         return replace(self, clock_hz=clock_hz)
 
     def with_flash_clkdiv(self, clkdiv: int) -> ChipProfile:
-        """The XIP miss cost scales with the QSPI clock divider (reference §1.1)."""
+        """The XIP miss cost scales with the QSPI clock divider: SCK cycles per line x divider."""
         if self.flash_sck_per_line is None:
             raise ValueError(f"{self.name} has no flash clock divider")
         return replace(
@@ -141,10 +144,11 @@ def parse_profile(data: dict[str, Any], path: str) -> ChipProfile:
     clkdiv = r.num("flash", "clkdiv", optional=True)
     sck = r.num("flash", "sck_per_line", optional=True)
     miss = r.num("flash", "miss_cycles", optional=True)
+    outstanding = r.num("flash", "outstanding", optional=True) or 1
     if miss is None:
         if clkdiv is None or sck is None:
             raise SystemFileError(path, "flash", "needs miss_cycles or clkdiv and sck_per_line")
-        miss = clkdiv * sck  # reference §1.1: XIP miss = SCK cycles per line x divider
+        miss = clkdiv * sck  # XIP miss = SCK cycles per line x divider (see rp2040.toml)
     return ChipProfile(
         name=str(data.get("name")),
         description=str(data.get("description", "")),
@@ -171,5 +175,6 @@ def parse_profile(data: dict[str, Any], path: str) -> ChipProfile:
         flash_sck_per_line=sck,
         pins=r.num("gpio", "pins"),
         pin_groups=tuple(groups),
+        flash_outstanding=outstanding,
         sources=r.sources,
     )

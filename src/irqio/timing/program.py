@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from irqio.timing.system import Section, System
+from irqio.timing.system import Part, Section, System
 
 RAM = -1
 XIP_BASE = 0x1000_0000  # RP2040 XIP cached alias (datasheet §2.5.3.1); any base works for the model
@@ -45,6 +45,16 @@ class Layout:
                 self._alloc_section(f"{line.name}/{s.name}", s)
         for s in system.background.sections:
             self._alloc_section(f"background/{s.name}", s)
+        # Parts come last, so files without them keep the layout (and results) they had.
+        for line in system.lines:
+            for kind, parts in (("part", line.handler.parts), ("deferred", line.deferred)):
+                for j, part in enumerate(parts):
+                    key = f"{line.name}/{kind}/{j}"
+                    self.code[key] = self._alloc_code(
+                        part.instructions * system.profile.instruction_bytes
+                    )
+                    self.data[key] = self._next_data
+                    self._next_data += max(part.data_loads, 1) * self.line_bytes
 
     def _alloc_code(self, size: int) -> int:
         base = self._next_code
@@ -61,7 +71,10 @@ class Layout:
 def code_steps(
     n: int, cpi: float, placement: str, base: int, footprint: int, ins_bytes: int, line_bytes: int
 ) -> list[tuple[int, int]]:
-    """Steps for `n` instructions executed straight through a footprint (looping if smaller)."""
+    """Steps for `n` instructions executed straight through a footprint (looping if smaller).
+
+    An instruction that straddles two cache lines (3-byte Xtensa code in 32-byte lines) needs
+    both: the second line is a step of its own, and the instruction executes in it."""
 
     def cycles(a: int, b: int) -> int:  # rounding cumulative time keeps the total exact
         return round(b * cpi) - round(a * cpi)
@@ -69,13 +82,15 @@ def code_steps(
     if placement == "ram":
         return [(RAM, cycles(0, n))]
     steps: list[tuple[int, int]] = []
-    start = 0
+    start = 0  # first instruction whose cycles are in no step yet
     current = base // line_bytes
-    for i in range(1, n + 1):
-        line = (base + (i * ins_bytes) % footprint) // line_bytes if i < n else -1
-        if line != current:
-            steps.append((current * line_bytes, cycles(start, i)))
-            start, current = i, line
+    for i in range(n):
+        addr = base + (i * ins_bytes) % footprint
+        for line in range(addr // line_bytes, (addr + ins_bytes - 1) // line_bytes + 1):
+            if line != current:
+                steps.append((current * line_bytes, cycles(start, i)))
+                start, current = i, line
+    steps.append((current * line_bytes, cycles(start, n)))
     return steps
 
 
@@ -128,9 +143,41 @@ class Compiler:
         steps = with_data_loads(steps, s.data_loads, self.layout.data[key], self.p.cache.line_bytes)
         return Body(steps, {0: s}, {len(steps) - 1: s})
 
+    def parts(self, name: str, kind: str, parts: tuple[Part, ...]) -> Body:
+        """Parts in order, each straight code at its own address and placement."""
+        body = Body()
+        for j, part in enumerate(parts):
+            key = f"{name}/{kind}/{j}"
+            size = part.instructions * self.p.instruction_bytes
+            steps = code_steps(
+                part.instructions,
+                self.system.cpi,
+                part.placement,
+                self.layout.code[key],
+                size,
+                self.p.instruction_bytes,
+                self.p.cache.line_bytes,
+            )
+            lb = self.p.cache.line_bytes
+            body.extend(Body(with_data_loads(steps, part.data_loads, self.layout.data[key], lb)))
+        return body
+
+    def deferred(self, name: str) -> Body:
+        """The code the background runs for line `name` after its handler (empty: none)."""
+        return self.parts(name, "deferred", self.system.line(name).deferred)
+
     def handler(self, name: str) -> Body:
         line = self.system.line(name)
         h = line.handler
+        if h.parts:
+            # Parts in order; the critical sections run after the first part.
+            first = self.parts(name, "part", h.parts[:1])
+            body = Body(first.steps)
+            for s in h.sections:
+                body.extend(self.section(name, s))
+            rest = self.parts(name, "part", h.parts)
+            body.extend(Body(rest.steps[len(first.steps) :]))
+            return body
         plain = code_steps(
             h.instructions,
             self.system.cpi,

@@ -8,16 +8,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from irqio.timing.analysis import analyze
-from irqio.timing.errors import SystemFileError
+from irqio.timing import outdir
+from irqio.timing.analysis import Bound, analyze
+from irqio.timing.analyze_command import report_unbounded
+from irqio.timing.budget import check_run
+from irqio.timing.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_MISSING_EXTRA,
+    EXIT_NO_BOUND,
+    EXIT_OUTPUT,
+    MissingExtra,
+    OutputError,
+    SystemFileError,
+    printable,
+)
 from irqio.timing.model import SimResult, Simulator
+from irqio.timing.runinfo import RunInfo, run_info
 from irqio.timing.summary import LatencySummary, summarize
 from irqio.timing.system import POLICIES, System, load_system
 
 TRACE_LIMIT = 2_000_000  # events kept for the VCD / Perfetto files (memory guard)
 
+EPILOG = """exit codes: 0 done; 2 the file or an option is wrong; 3 some line has no bound or
+starved in the simulation (a message says which); 4 --out cannot be written; 5 --out needs an
+optional extra that is not installed. Problems with --out are found before simulating."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument(
         "file", help="system TOML (see docs/timing.md), or a shipped one by name: pico-can"
     )
@@ -44,30 +62,49 @@ def run(args: argparse.Namespace) -> int:
     try:
         system = load_system(args.file, args.variant)
         policies = check_policies(system, args.policy)
-        if args.seconds is not None and args.seconds <= 0:
-            raise SystemFileError(args.file, "--seconds", "must be > 0")
-        results = simulate_all(
-            system, policies, args.seconds, args.seed, trace=args.out is not None, quiet=args.json
-        )
-        bounds = {pol: analyze(system, pol) for pol in policies}
-        summaries = {pol: summarize(results[pol], bounds[pol]) for pol in policies}
-        files: list[str] = []
-        if args.out is not None:
-            from irqio.timing.report import write_index
-
-            files = write_outputs(system, results, args.out)
-            files.append(str(write_index(system, summaries, files, args.out)))
+        seconds = system.seconds if args.seconds is None else args.seconds
+        check_run(system, seconds, "system.seconds" if args.seconds is None else "--seconds")
     except SystemFileError as exc:
-        print(f"irqio sim: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:
-        print(f"irqio sim: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), EXIT_BAD_INPUT)
+    created: list[Path] = []
+    if args.out is not None:
+        try:
+            outdir.check_extras()
+            created = outdir.prepare(args.out)
+        except MissingExtra as exc:
+            return fail(str(exc), EXIT_MISSING_EXTRA)
+        except OutputError as exc:
+            return fail(str(exc), EXIT_OUTPUT)
+    seed = system.seed if args.seed is None else args.seed
+    info = run_info(system, seed, seconds)
+    try:
+        results = simulate_all(
+            system, policies, seconds, seed, trace=args.out is not None, quiet=args.json
+        )
+    except BaseException:
+        if created:
+            outdir.discard(created)  # why: an interrupted run leaves no empty directories
+        raise
+    bounds = {pol: analyze(system, pol) for pol in policies}
+    summaries = {pol: summarize(results[pol], bounds[pol]) for pol in policies}
+    files: list[str] = []
+    if args.out is not None:
+        try:
+            files = write_outputs(system, results, bounds, summaries, info, args.out)
+        except OSError as exc:
+            return fail(f"--out {printable(str(args.out))}: writing failed: {exc}", EXIT_OUTPUT)
     if args.json:
-        print(json.dumps(as_json(system, results, summaries, files), indent=2))
+        print(json.dumps(as_json(system, results, summaries, files, info), indent=2))
     else:
         print_table(system, summaries, files)
-    return 0
+    code = report_unbounded("irqio sim", bounds)
+    starved = report_waits(results, bounds)
+    return EXIT_NO_BOUND if starved else code
+
+
+def fail(message: str, code: int) -> int:
+    print(f"irqio sim: {message}", file=sys.stderr)
+    return code
 
 
 def check_policies(system: System, wanted: list[str] | None) -> list[str]:
@@ -86,19 +123,18 @@ def check_policies(system: System, wanted: list[str] | None) -> list[str]:
 def simulate_all(
     system: System,
     policies: list[str],
-    seconds: float | None,
-    seed: int | None,
+    seconds: float,
+    seed: int,
     *,
     trace: bool,
     quiet: bool,
 ) -> dict[str, SimResult]:
     from rich.progress import Progress
 
-    secs = system.seconds if seconds is None else seconds
-    cycles = round(secs * system.profile.clock_hz)
+    cycles = round(seconds * system.profile.clock_hz)
     results: dict[str, SimResult] = {}
     with Progress(transient=True, disable=quiet, console=_stderr_console()) as progress:
-        task = progress.add_task(f"simulating {secs:g} s per policy", total=len(policies))
+        task = progress.add_task(f"simulating {seconds:g} s per policy", total=len(policies))
         for pol in policies:
             sim = Simulator(system, pol, seed=seed, trace_limit=TRACE_LIMIT if trace else 0)
             results[pol] = sim.run(cycles)
@@ -107,22 +143,59 @@ def simulate_all(
 
 
 def _stderr_console() -> Any:
-    from rich.console import Console
+    from irqio.console import error_console
 
-    return Console(stderr=True)
+    return error_console()
 
 
-def write_outputs(system: System, results: dict[str, SimResult], out: Path) -> list[str]:
+def report_waits(results: dict[str, SimResult], bounds: dict[str, list[Bound]]) -> bool:
+    """Warn on stderr about arrivals lost while a line was still pending (overruns) and about
+    lines left waiting at the end longer than their bound (starved). True if any starved."""
+    starved = False
+    for pol, result in results.items():
+        us = result.us
+        for b in bounds[pol]:
+            stats = result.stats[b.line]
+            if stats.overruns:
+                print(
+                    f"irqio sim: {b.line} under {pol}: {stats.overruns} arrivals came while it "
+                    "was still pending and were lost (one pending bit per line)",
+                    file=sys.stderr,
+                )
+            if b.line in result.pending:
+                waited = result.cycles - result.pending[b.line]
+                if b.start is None or waited > b.start:
+                    starved = True
+                    print(
+                        f"irqio sim: {b.line} under {pol}: starved, still waiting after "
+                        f"{us(waited):.2f} µs when the run ended ({len(stats.latencies)} starts)",
+                        file=sys.stderr,
+                    )
+    return starved
+
+
+def write_outputs(
+    system: System,
+    results: dict[str, SimResult],
+    bounds: dict[str, list[Bound]],
+    summaries: dict[str, list[LatencySummary]],
+    info: RunInfo,
+    out: Path,
+) -> list[str]:
+    from irqio.timing.outdir import stem
     from irqio.timing.plots import plot_distribution, plot_worst_timeline
+    from irqio.timing.report import write_index
     from irqio.timing.traces import write_perfetto, write_vcd
 
-    out.mkdir(parents=True, exist_ok=True)
+    name = stem(system.name)
     files = []
     for pol, result in results.items():
-        files.append(str(write_vcd(result, out / f"{system.name}-{pol}.vcd")))
-        files.append(str(write_perfetto(result, out / f"{system.name}-{pol}.trace.json")))
-        files.append(str(plot_worst_timeline(result, out / f"{system.name}-{pol}-worst.png")))
-    files.append(str(plot_distribution(list(results.values()), out / f"{system.name}-latency.png")))
+        files.append(str(write_vcd(result, out / f"{name}-{pol}.vcd", info)))
+        files.append(str(write_perfetto(result, out / f"{name}-{pol}.trace.json", info)))
+        files.append(str(plot_worst_timeline(result, bounds[pol], out / f"{name}-{pol}-worst.png")))
+    latency = plot_distribution(list(results.values()), bounds, out / f"{name}-latency.png")
+    files.append(str(latency))
+    files.append(str(write_index(system, summaries, bounds, files, info, out)))
     return files
 
 
@@ -131,6 +204,7 @@ def as_json(
     results: dict[str, SimResult],
     summaries: dict[str, list[LatencySummary]],
     files: list[str],
+    info: RunInfo,
 ) -> dict[str, Any]:
     us = system.profile.us
     return {
@@ -138,11 +212,22 @@ def as_json(
         "variant": system.variant,
         "chip": system.profile.name,
         "clock_hz": system.profile.clock_hz,
+        "run": info.as_dict(),
         "policies": {
             pol: {
                 "simulated_cycles": results[pol].cycles,
                 "events": results[pol].events,
-                "lines": {s.line: s.as_dict(us) for s in summaries[pol]},
+                "lines": {
+                    s.line: {
+                        **s.as_dict(us),
+                        "pending_at_end_cycles": (
+                            results[pol].cycles - results[pol].pending[s.line]
+                            if s.line in results[pol].pending
+                            else None
+                        ),
+                    }
+                    for s in summaries[pol]
+                },
             }
             for pol in summaries
         },
@@ -154,12 +239,14 @@ def print_table(
     system: System, summaries: dict[str, list[LatencySummary]], files: list[str]
 ) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    from irqio.timing.console import table_console
+    from irqio.console import output_console
 
     us = system.profile.us
     name = system.name + (f" / {system.variant}" if system.variant else "")
-    title = f"{name}: start latency (arrival -> first handler instruction)"
+    # Names come from the file: Text, so `[` in a name is not rich markup.
+    title = Text(f"{name}: start latency (arrival -> first handler instruction)")
     table = Table(title=title)
     for col in (
         "line",
@@ -171,25 +258,36 @@ def print_table(
         "max cycles",
         "bound µs",
         "n",
+        "lost",
     ):
         table.add_column(col, justify="left" if col in ("line", "policy") else "right")
+    table.caption = "lost: arrivals while the line was still pending (overruns)"
     policies = list(summaries)
     for i, line in enumerate(system.lines):
         for pol in policies:
             s = next(x for x in summaries[pol] if x.line == line.name)
+            empty = s.count == 0  # never started: no latency to show
             table.add_row(
-                line.name if pol == policies[0] else "",
+                Text(line.name if pol == policies[0] else ""),
                 pol,
-                f"{us(s.min):.2f}",
-                f"{us(s.p50):.2f}",
-                f"{us(s.p99):.2f}",
-                f"{us(s.max):.2f}",
-                str(s.max),
-                "∞" if s.bound is None else f"{us(s.bound):.2f}",
+                *(("-",) * 5 if empty else ()),
+                *(
+                    ()
+                    if empty
+                    else (
+                        f"{us(s.min):.2f}",
+                        f"{us(s.p50):.2f}",
+                        f"{us(s.p99):.2f}",
+                        f"{us(s.max):.2f}",
+                        str(s.max),
+                    )
+                ),
+                "no bound" if s.bound is None else f"{us(s.bound):.2f}",
                 str(s.count),
+                str(s.overruns),
                 end_section=pol == policies[-1] and i < len(system.lines) - 1,
             )
-    console = table_console()
+    console = output_console()
     console.print(table)
     for f in files:
-        console.print(f"wrote {f}")
+        console.print(Text(f"wrote {printable(f)}"))

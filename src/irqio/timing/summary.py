@@ -5,16 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from irqio.percentile import nearest_rank
 from irqio.timing.analysis import Bound
 from irqio.timing.model import SimResult
-
-
-def percentile(sorted_values: list[int], q: float) -> int:
-    """Nearest-rank percentile of an ascending list (q in 0..100)."""
-    if not sorted_values:
-        return 0
-    rank = max(1, -(-len(sorted_values) * q // 100))
-    return sorted_values[int(rank) - 1]
 
 
 @dataclass(frozen=True)
@@ -52,8 +45,8 @@ def summarize(result: SimResult, bounds: list[Bound] | None = None) -> list[Late
                 len(values),
                 st.overruns,
                 values[0] if values else 0,
-                percentile(values, 50),
-                percentile(values, 99),
+                int(nearest_rank(values, 0.50)),
+                int(nearest_rank(values, 0.99)),
                 values[-1] if values else 0,
                 bound,
             )

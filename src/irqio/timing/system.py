@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from irqio.timing import limits
 from irqio.timing.errors import SystemFileError
 from irqio.timing.profile import ChipProfile, load_profile, profile_names
 
@@ -49,11 +51,23 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A piece of straight code with its own placement: a function a handler calls (a RAM handler
+    calling a flash function), or a step of an interpreter's interrupt path."""
+
+    name: str
+    instructions: int
+    placement: str
+    data_loads: int = 0  # const loads from flash
+
+
+@dataclass(frozen=True)
 class Handler:
     instructions: int
     placement: str
     footprint_bytes: int
     sections: tuple[Section, ...] = ()
+    parts: tuple[Part, ...] = ()  # when given, the handler is these parts in order
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,9 @@ class Line:
     arrival: Arrival
     handler: Handler
     order: int  # position in the file; ties between equal priorities go to the lower order
+    # Code the background runs for this line once its handler has returned (a soft IRQ: the
+    # interpreter runs the callback the handler scheduled), before its own code goes on.
+    deferred: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,20 +145,45 @@ def system_names() -> list[str]:
 def load_system(path: str | Path, variant: str | None = None) -> System:
     """Load a system file, or a shipped system by name (`pico-can`) when no such file exists."""
     p = str(path)
+    if not p:
+        raise SystemFileError("''", "", "empty file name: give a system TOML file or a name")
+    if not Path(path).exists() and p in system_names():
+        text = (resources.files("irqio.timing") / "systems" / f"{p}.toml").read_text()
+        p = f"systems/{p}.toml"
+    else:
+        text = read_text(Path(path))
     try:
-        if not Path(path).exists() and p in system_names():
-            text = (resources.files("irqio.timing") / "systems" / f"{p}.toml").read_text()
-            p = f"systems/{p}.toml"
-        else:
-            text = Path(path).read_text()
         data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemFileError(p, "", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SystemFileError(p, "", "not valid TOML: arrays or tables nested too deeply") from None
+    return parse_system(data, p, variant)
+
+
+def read_text(path: Path, limit: int = limits.MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of `path`, read up to `limit` bytes (a device or a huge file costs
+    nothing); every failure is a SystemFileError that says what the file is."""
+    p = str(path)
+    try:
+        if path.is_dir():
+            raise SystemFileError(p, "", "is a directory; give a system TOML file")
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         raise SystemFileError(
             p, "", f"file not found (shipped systems, by name: {_fmt(system_names())})"
         ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SystemFileError(p, "", f"not valid TOML: {exc}") from None
-    return parse_system(data, p, variant)
+    except OSError as exc:
+        raise SystemFileError(p, "", f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise SystemFileError(p, "", f"larger than {limit:,} bytes: not a system file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SystemFileError(
+            p, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
 def parse_system(data: dict[str, Any], path: str, variant: str | None = None) -> System:
@@ -171,13 +213,40 @@ class _Parser:
                 raise self.fail(f"{key}.{k}" if key else k, "missing required key")
         return table
 
-    def number(self, value: Any, key: str, *, minimum: float = 0, integer: bool = False) -> float:
+    def number(
+        self,
+        value: Any,
+        key: str,
+        *,
+        minimum: float = 0,
+        maximum: float = math.inf,
+        integer: bool = False,
+        why: str = "",
+    ) -> float:
+        """A finite number in [minimum, maximum]; `why` says where the maximum comes from."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, "must be a number")
         if integer and not isinstance(value, int):
             raise self.fail(key, "must be an integer")
+        if not math.isfinite(value):
+            raise self.fail(key, f"got {value}; must be a finite number")
         if value < minimum:
-            raise self.fail(key, f"must be >= {minimum} (got {value})")
+            raise self.fail(key, f"must be >= {minimum:g} (got {value})")
+        if value > maximum:
+            reason = f": {why}" if why else ""
+            most = f"{int(maximum):,}" if maximum == int(maximum) else f"{maximum:g}"
+            raise self.fail(key, f"must be <= {most} (got {value:,}){reason}")
+        return value
+
+    def name(self, value: Any, key: str) -> str:
+        """A name shown in tables, reports and file names: a short printable string."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be a non-empty string")
+        if not value.isprintable():
+            bad = next(ch for ch in value if not ch.isprintable())
+            raise self.fail(key, f"contains the control character {bad!a}; names must be printable")
+        if len(value) > 100:
+            raise self.fail(key, f"is {len(value)} characters long; at most 100")
         return value
 
     def choice(self, value: Any, key: str, allowed: Iterable[str]) -> str:
@@ -194,13 +263,15 @@ class _Parser:
             raise self.fail("variants", "must be a table of tables")
         descriptions = {}
         for name, v in variants.items():
+            self.name(name, f"variants.{name}")
             self.keys(v, f"variants.{name}", {"description", "lines"}, set())
             descriptions[name] = str(v["description"])
-        lines_raw = list(top["lines"]) if isinstance(top["lines"], list) else top["lines"]
+        lines_raw = self.array(top["lines"], "lines")
         if variant is not None:
             if variant not in variants:
                 raise self.fail("variants", f"no variant {variant!r}; allowed: {_fmt(variants)}")
-            lines_raw = [*lines_raw, *copy.deepcopy(variants[variant]["lines"])]
+            more = self.array(variants[variant]["lines"], f"variants.{variant}.lines")
+            lines_raw = [*lines_raw, *copy.deepcopy(more)]
 
         head = self.keys(
             top["system"],
@@ -211,18 +282,30 @@ class _Parser:
         chip = self.choice(head["chip"], "system.chip", profile_names())
         profile = load_profile(chip)
         if "clock_hz" in head:
-            profile = profile.with_clock(
-                int(self.number(head["clock_hz"], "system.clock_hz", minimum=1, integer=True))
+            clock = self.number(
+                head["clock_hz"],
+                "system.clock_hz",
+                minimum=limits.MIN_CLOCK_HZ,
+                maximum=limits.MAX_CLOCK_HZ,
+                integer=True,
+                why="no microcontroller runs faster",
             )
+            profile = profile.with_clock(int(clock))
         if "flash_clkdiv" in head:
             div = int(
-                self.number(head["flash_clkdiv"], "system.flash_clkdiv", minimum=1, integer=True)
+                self.number(
+                    head["flash_clkdiv"],
+                    "system.flash_clkdiv",
+                    minimum=1,
+                    maximum=256,
+                    integer=True,
+                )
             )
             if profile.flash_sck_per_line is None:
                 raise self.fail("system.flash_clkdiv", f"chip {chip} has no flash clock divider")
             profile = profile.with_flash_clkdiv(div)
         self.profile = profile
-        cpi = float(self.number(head.get("cpi", 1.0), "system.cpi", minimum=1))
+        cpi = self.cpi(head.get("cpi", 1.0), "system.cpi")
         policies = head.get("policies", list(POLICIES))
         if not isinstance(policies, list) or not policies:
             raise self.fail(
@@ -250,6 +333,7 @@ class _Parser:
         if not isinstance(resources_raw, dict):
             raise self.fail("resources", "must be a table of tables")
         for rname, r in resources_raw.items():
+            self.name(rname, f"resources.{rname}")
             self.keys(r, f"resources.{rname}", set(), {"description"})
         users: dict[str, list[str]] = {r: [] for r in resources_raw}
         places: list[tuple[str, str, tuple[Section, ...]]] = [
@@ -273,12 +357,22 @@ class _Parser:
                     f"resources.{rname}",
                     "resource nobody uses; reference it from a section's `resource` or remove it",
                 )
-            # The ceiling is the highest priority among the declared users (DESIGN.md).
+            # The ceiling is the highest priority among the declared users (docs/architecture.md).
             ceiling = max(0 if u == BACKGROUND else prio[u] for u in us)
             resources[rname] = Resource(rname, tuple(us), ceiling)
 
+        seconds = self.number(
+            head.get("seconds", 1.0),
+            "system.seconds",
+            maximum=limits.MAX_SECONDS,
+            why="the simulated time per policy",
+        )
+        if round(seconds * profile.clock_hz) < 1:
+            raise self.fail(
+                "system.seconds", f"got {seconds} s, less than one cycle at {profile.clock_hz:,} Hz"
+            )
         return System(
-            name=str(head["name"]),
+            name=self.name(head["name"], "system.name"),
             path=self.path,
             profile=profile,
             cpi=cpi,
@@ -287,7 +381,7 @@ class _Parser:
             resources=resources,
             policies=tuple(policies),
             seed=int(self.number(head.get("seed", 1), "system.seed", integer=True)),
-            seconds=float(self.number(head.get("seconds", 1.0), "system.seconds", minimum=1e-6)),
+            seconds=float(seconds),
             variant=variant,
             variants=descriptions,
         )
@@ -298,7 +392,7 @@ class _Parser:
             raw,
             key,
             {"name", "priority", "arrival", "handler"},
-            {"pin", "nvic", "sections", "description"},
+            {"pin", "nvic", "sections", "description", "deferred"},
         )
         levels = self.profile.priority_levels
         pr = t["priority"]
@@ -331,16 +425,25 @@ class _Parser:
             for j, s in enumerate(self.array(t.get("sections", []), f"{key}.sections"))
         )
         handler = Handler(
-            handler.instructions, handler.placement, handler.footprint_bytes, sections
+            handler.instructions,
+            handler.placement,
+            handler.footprint_bytes,
+            sections,
+            handler.parts,
+        )
+        deferred = tuple(
+            self.part(d, f"{key}.deferred[{j}]")
+            for j, d in enumerate(self.array(t.get("deferred", []), f"{key}.deferred"))
         )
         return Line(
-            name=str(t["name"]),
+            name=self.name(t["name"], f"{key}.name"),
             priority=pr,
             nvic=nvic,
             pin=pin,
             arrival=self.arrival(t["arrival"], f"{key}.arrival"),
             handler=handler,
             order=i,
+            deferred=deferred,
         )
 
     def array(self, value: Any, key: str) -> list[Any]:
@@ -348,17 +451,39 @@ class _Parser:
             raise self.fail(key, "must be an array of tables")
         return value
 
-    def time(self, t: dict[str, Any], key: str, name: str, required: bool) -> int | None:
+    def time(
+        self, t: dict[str, Any], key: str, name: str, required: bool, minimum: int = 0
+    ) -> int | None:
+        """A time given as `NAME_us` or `NAME_cycles`, in cycles: at least `minimum` cycles,
+        at most limits.MAX_SECONDS; the message for a value below the minimum is the same in
+        both units (a period of 0 µs and of 0.001 µs both round to 0 cycles at 125 MHz)."""
         us, cyc = t.get(f"{name}_us"), t.get(f"{name}_cycles")
         if us is not None and cyc is not None:
             raise self.fail(f"{key}.{name}_us", f"give {name}_us or {name}_cycles, not both")
-        if us is not None:
-            return round(self.number(us, f"{key}.{name}_us") * self.profile.clock_hz / 1e6)
-        if cyc is not None:
-            return int(self.number(cyc, f"{key}.{name}_cycles", integer=True))
-        if required:
-            raise self.fail(f"{key}.{name}_us", "missing required key (or give it in _cycles)")
-        return None
+        if us is None and cyc is None:
+            if required:
+                raise self.fail(f"{key}.{name}_us", "missing required key (or give it in _cycles)")
+            return None
+        clock = self.profile.clock_hz
+        field = f"{key}.{name}_us" if us is not None else f"{key}.{name}_cycles"
+        value = self.number(
+            us if us is not None else cyc,
+            field,
+            minimum=-math.inf,
+            maximum=limits.MAX_SECONDS * (1e6 if us is not None else clock),
+            integer=us is None,
+            why=f"{limits.MAX_SECONDS:g} s",
+        )
+        cycles = round(value * clock / 1e6) if us is not None else int(value)
+        if cycles < minimum:
+            got = f"{value:g} µs = {cycles} cycles" if us is not None else f"{cycles} cycles"
+            at_least = "1 cycle" if minimum == 1 else f"{minimum} cycles"
+            raise self.fail(
+                field,
+                f"got {got} at {clock / 1e6:g} MHz; must be at least {at_least} "
+                f"({minimum * 1e6 / clock:g} µs)",
+            )
+        return cycles
 
     def arrival(self, raw: Any, key: str) -> Arrival:
         if not isinstance(raw, dict):
@@ -368,17 +493,13 @@ class _Parser:
         if kind == "periodic":
             names = ["period", "jitter", "offset"]
             self.keys(raw, key, {"kind"}, {n + u for n in names for u in units})
-            period = self.time(raw, key, "period", True) or 0
-            if period <= 0:
-                raise self.fail(f"{key}.period_us", "must be > 0")
+            period = self.time(raw, key, "period", True, minimum=1) or 0
             jitter = self.time(raw, key, "jitter", False) or 0
             return Arrival(kind, period, jitter, self.time(raw, key, "offset", False) or 0)
         if kind == "sporadic":
             names = ["min_gap", "mean_gap", "jitter"]
             self.keys(raw, key, {"kind"}, {n + u for n in names for u in units})
-            gap = self.time(raw, key, "min_gap", True) or 0
-            if gap <= 0:
-                raise self.fail(f"{key}.min_gap_us", "must be > 0")
+            gap = self.time(raw, key, "min_gap", True, minimum=1) or 0
             mean = self.time(raw, key, "mean_gap", False) or 2 * gap
             if mean < gap:
                 raise self.fail(f"{key}.mean_gap_us", "must be >= min_gap")
@@ -386,26 +507,63 @@ class _Parser:
         self.keys(raw, key, {"kind"}, {"times_us", "times_cycles"})
         if ("times_us" in raw) == ("times_cycles" in raw):
             raise self.fail(f"{key}.times_us", "give times_us or times_cycles (one of them)")
-        scale = self.profile.clock_hz / 1e6 if "times_us" in raw else 1.0
-        values = raw.get("times_us", raw.get("times_cycles"))
+        field = "times_us" if "times_us" in raw else "times_cycles"
+        scale = self.profile.clock_hz / 1e6 if field == "times_us" else 1.0
+        values = raw[field]
         if not isinstance(values, list) or not values:
-            raise self.fail(f"{key}.times_us", "must be a non-empty list of times")
+            raise self.fail(f"{key}.{field}", "must be a non-empty list of times")
+        if len(values) > limits.MAX_TRACE_TIMES:
+            raise self.fail(f"{key}.{field}", f"at most {limits.MAX_TRACE_TIMES:,} times")
+        most = limits.MAX_SECONDS * self.profile.clock_hz / scale  # in the unit given
         times = sorted(
-            round(self.number(v, f"{key}.times[{n}]") * scale) for n, v in enumerate(values)
+            round(self.number(v, f"{key}.{field}[{n}]", maximum=most, why="3600 s") * scale)
+            for n, v in enumerate(values)
         )
         gaps = [b - a for a, b in itertools.pairwise(times)]
         if gaps and min(gaps) <= 0:
             raise self.fail(f"{key}.times_us", "times must be distinct")
         return Arrival(kind, min(gaps) if gaps else 1 << 62, times=tuple(times))
 
+    def part(self, raw: Any, key: str) -> Part:
+        t = self.keys(
+            raw, key, {"name", "instructions", "placement"}, {"data_loads", "description"}
+        )
+        return Part(
+            name=str(t["name"]),
+            instructions=int(
+                self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)
+            ),
+            placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
+            data_loads=int(self.number(t.get("data_loads", 0), f"{key}.data_loads", integer=True)),
+        )
+
     def handler(self, raw: Any, key: str) -> Handler:
+        if isinstance(raw, dict) and "parts" in raw:
+            # A handler made of parts (RAM code calling a flash function, an interpreter's path).
+            t = self.keys(raw, key, {"parts"}, set())
+            parts = tuple(
+                self.part(x, f"{key}.parts[{j}]")
+                for j, x in enumerate(self.array(t["parts"], f"{key}.parts"))
+            )
+            if not parts:
+                raise self.fail(f"{key}.parts", "must list at least one part")
+            n = sum(x.instructions for x in parts)
+            flash = any(x.placement == "flash" for x in parts)
+            return Handler(
+                n, "flash" if flash else "ram", n * self.profile.instruction_bytes, (), parts
+            )
         t = self.keys(raw, key, {"instructions", "placement"}, {"footprint_bytes"})
-        n = int(self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True))
+        n = self.instructions(t["instructions"], f"{key}.instructions")
         placement = self.choice(t["placement"], f"{key}.placement", PLACEMENTS)
         default = n * self.profile.instruction_bytes  # straight-line code by default
         fp = int(
             self.number(
-                t.get("footprint_bytes", default), f"{key}.footprint_bytes", minimum=1, integer=True
+                t.get("footprint_bytes", default),
+                f"{key}.footprint_bytes",
+                minimum=1,
+                maximum=limits.MAX_FOOTPRINT_BYTES,
+                integer=True,
+                why="a 32-bit address space",
             )
         )
         return Handler(n, placement, fp)
@@ -414,16 +572,45 @@ class _Parser:
         optional = {"data_loads", "description"} | ({"rate_hz"} if background else set())
         required = {"name", "resource", "instructions", "placement"}
         t = self.keys(raw, key, required | ({"rate_hz"} if background else set()), optional)
-        return Section(
-            name=str(t["name"]),
-            resource=str(t["resource"]),
-            instructions=int(
-                self.number(t["instructions"], f"{key}.instructions", minimum=1, integer=True)
-            ),
-            placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
-            data_loads=int(self.number(t.get("data_loads", 0), f"{key}.data_loads", integer=True)),
-            rate_hz=float(self.number(t.get("rate_hz", 0.0), f"{key}.rate_hz")),
+        rate = 0.0
+        if background:
+            clock = self.profile.clock_hz
+            rate = self.number(t["rate_hz"], f"{key}.rate_hz", maximum=clock, why="the clock")
+            if rate < limits.MIN_RATE_HZ:
+                raise self.fail(
+                    f"{key}.rate_hz",
+                    f"must be >= {limits.MIN_RATE_HZ:g} (got {rate}): how often the VM enters it",
+                )
+        loads = self.number(
+            t.get("data_loads", 0),
+            f"{key}.data_loads",
+            maximum=limits.MAX_DATA_LOADS,
+            integer=True,
+            why="each is a fetch the model walks",
         )
+        return Section(
+            name=self.name(t["name"], f"{key}.name"),
+            resource=self.name(t["resource"], f"{key}.resource"),
+            instructions=self.instructions(t["instructions"], f"{key}.instructions"),
+            placement=self.choice(t["placement"], f"{key}.placement", PLACEMENTS),
+            data_loads=int(loads),
+            rate_hz=float(rate),
+        )
+
+    def instructions(self, value: Any, key: str) -> int:
+        return int(
+            self.number(
+                value,
+                key,
+                minimum=1,
+                maximum=limits.MAX_INSTRUCTIONS,
+                integer=True,
+                why="the model walks code line by line; give a loop a footprint_bytes instead",
+            )
+        )
+
+    def cpi(self, value: Any, key: str) -> float:
+        return float(self.number(value, key, minimum=1, maximum=limits.MAX_CPI))
 
     def background(self, raw: Any) -> Background:
         t = self.keys(
@@ -434,10 +621,15 @@ class _Parser:
             for j, s in enumerate(self.array(t.get("sections", []), "background.sections"))
         )
         return Background(
-            name=str(t["name"]),
-            cpi=float(self.number(t.get("cpi", 1.0), "background.cpi", minimum=1)),
+            name=self.name(t["name"], "background.name"),
+            cpi=self.cpi(t.get("cpi", 1.0), "background.cpi"),
             misses_per_kinstr=float(
-                self.number(t.get("misses_per_kinstr", 0.0), "background.misses_per_kinstr")
+                self.number(
+                    t.get("misses_per_kinstr", 0.0),
+                    "background.misses_per_kinstr",
+                    maximum=limits.MAX_MISSES_PER_KINSTR,
+                    why="one miss per instruction",
+                )
             ),
             sections=sections,
         )

@@ -3,27 +3,50 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from irqio.timing.model import SimResult
+from irqio.timing.runinfo import RunInfo
 
 
-def write_vcd(result: SimResult, path: Path) -> Path:
-    """Per line `pending` and `active` wires, the running mask level, and flash misses."""
+def scopes(names: list[str]) -> dict[str, str]:
+    """A VCD scope per line name: identifier characters only (VCD names cannot hold spaces,
+    and `.` would nest scopes), made unique."""
+    out: dict[str, str] = {}
+    for name in names:
+        scope = re.sub(r"[^A-Za-z0-9_]", "_", name) or "line"
+        while scope in out.values() or scope == "core":
+            scope += "_"
+        out[name] = scope
+    return out
+
+
+def write_vcd(result: SimResult, path: Path, info: RunInfo) -> Path:
+    """Per line `pending` and `active` wires, the running mask level, and flash misses; the
+    header's comment says what run this is (RunInfo.describe) and which policy."""
     try:
         from vcd import VCDWriter
     except ImportError:
-        raise ImportError("writing VCD needs pyvcd: pip install irqio[trace]") from None
-    with path.open("w") as f, VCDWriter(f, timescale="1 ns", date="today") as writer:
+        raise ImportError("writing VCD needs pyvcd: pip install 'irqio[trace]'") from None
+    # why: `$end` inside the comment would end the header's $comment section early.
+    comment = f"{info.describe()}; policy {result.policy}".replace("$", "")
+    with (
+        path.open("w", encoding="utf-8") as f,
+        VCDWriter(
+            f, timescale="1 ns", comment=comment, version=f"irqio {info.irqio_version}"
+        ) as writer,
+    ):
         ns_per_cycle = 1e9 / result.system.profile.clock_hz
         wires: dict[tuple[str, str], Any] = {}
+        scope = scopes([line.name for line in result.system.lines])
         for line in result.system.lines:
             wires[("pending", line.name)] = writer.register_var(
-                line.name, "pending", "wire", size=1, init=0
+                scope[line.name], "pending", "wire", size=1, init=0
             )
             wires[("active", line.name)] = writer.register_var(
-                line.name, "active", "wire", size=1, init=0
+                scope[line.name], "active", "wire", size=1, init=0
             )
         ceiling = writer.register_var("core", "mask_level", "integer", size=8, init=0)
         miss = writer.register_var("core", "flash_miss", "wire", size=1, init=0)
@@ -88,6 +111,12 @@ def chrome_events(result: SimResult) -> list[dict[str, Any]]:
     return events
 
 
-def write_perfetto(result: SimResult, path: Path) -> Path:
-    path.write_text(json.dumps({"traceEvents": chrome_events(result), "displayTimeUnit": "ns"}))
+def write_perfetto(result: SimResult, path: Path, info: RunInfo) -> Path:
+    """Chrome JSON trace (JSON object format); `metadata` records the run and the policy."""
+    trace = {
+        "traceEvents": chrome_events(result),
+        "displayTimeUnit": "ns",
+        "metadata": {**info.as_dict(), "policy": result.policy},
+    }
+    path.write_text(json.dumps(trace), encoding="utf-8")
     return path
