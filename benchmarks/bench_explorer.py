@@ -34,7 +34,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
+
+from benchkit import report
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = HERE.parent / "examples" / "check"
@@ -94,14 +97,33 @@ def _one(tool: str, program: str, variant: str, timeout: float) -> dict[str, Any
     return data
 
 
-def peers(quick: bool, install: bool, console: Console) -> dict[str, Any]:
+class _Steps:
+    """The progress display of one part: a step per case, refreshed by hand (a refresh
+    thread would run beside the traced runs whose speed is measured)."""
+
+    def __init__(self, bar: Progress, part: str, total: int) -> None:
+        self.bar, self.task = bar, bar.add_task(part, total=total)
+        self.started = False
+
+    def __call__(self, what: str) -> None:
+        """`what` starts now (the previous step, if any, is done)."""
+        if self.started:
+            self.bar.advance(self.task)
+        self.started = True
+        self.bar.update(self.task, description=what)
+        self.bar.refresh()
+
+
+def peers(quick: bool, install: bool, console: Console, bar: Progress) -> dict[str, Any]:
     races = _load_races()
     programs = races.PROGRAMS[:1] if quick else races.PROGRAMS
     tools = list(races.TOOLS)
     why_not = {t: None if t == "irqio" else _ensure(t, install, console) for t in tools}
     rows = []
+    step = _Steps(bar, "peers", len(programs) * len(tools))
     for program in programs:
         for tool in tools:
+            step(f"peers: {program}, {tool}")
             row: dict[str, Any] = {"program": program, "tool": tool}
             if why_not[tool] is not None:
                 row["error"] = why_not[tool]
@@ -145,7 +167,7 @@ def _peer_verdict(rows: list[dict[str, Any]], programs: tuple[str, ...]) -> dict
 # -- part 2: irqio alone ---------------------------------------------------------------------
 
 
-def alone(quick: bool, console: Console) -> dict[str, Any]:
+def alone(quick: bool, bar: Progress) -> dict[str, Any]:
     sys.path.insert(0, str(EXAMPLES))
     import irqio_primitives as p
 
@@ -153,9 +175,13 @@ def alone(quick: bool, console: Console) -> dict[str, Any]:
     from irqio.check.collect import collect
 
     out: dict[str, Any] = {}
+    scenarios = collect(str(EXAMPLES / "irqio_primitives.py"))
+    scenarios = scenarios[:4] if quick else scenarios
+    step = _Steps(bar, "irqio alone", 2 + (2 if quick else 3) + 1 + len(scenarios))
     # The engine's rate: schedules per second without the reduction (every run is a run).
     speed = []
     for sc in (p.event_two_handlers.on("kernel"), p.flag_two_handlers.on("kernel")):
+        step(f"speed: {sc.name}")
         rates = [explore(sc, reduce=False).schedules_per_second for _ in range(1 if quick else 3)]
         speed.append({"scenario": sc.name, "schedules_per_s": round(statistics.median(rates))})
     out["speed"] = speed
@@ -166,6 +192,7 @@ def alone(quick: bool, console: Console) -> dict[str, Any]:
     if not quick:
         cases.append(p.slots_two_handlers.on("asyncio"))
     for sc in cases:
+        step(f"reduction: {sc.name}")
         with_r, without = explore(sc, preemptions=2), explore(sc, preemptions=2, reduce=False)
         reduction.append({
             "scenario": sc.name, "verdicts": [with_r.verdict, without.verdict],
@@ -177,6 +204,7 @@ def alone(quick: bool, console: Console) -> dict[str, Any]:
     # -j 2 against one process, on a search of several seconds.
     big = p.queue_foreign_producer.on("kernel")
     bound = 3 if quick else 4
+    step(f"-j 2: {big.name}")
     t0 = time.perf_counter()
     serial = explore(big, preemptions=bound)
     t1 = time.perf_counter()
@@ -194,8 +222,8 @@ def alone(quick: bool, console: Console) -> dict[str, Any]:
     }
     # Every scenario of irqio_primitives.py, exhaustively at two preemptions, one core.
     bound2 = []
-    scenarios = collect(str(EXAMPLES / "irqio_primitives.py"))
-    for sc in scenarios[:4] if quick else scenarios:
+    for sc in scenarios:
+        step(f"bound 2: {sc.name}")
         r = explore(sc, preemptions=2)
         bound2.append({"scenario": sc.name, "verdict": r.verdict, "schedules": r.schedules_run,
                        "pruned": r.pruned, "seconds": round(r.elapsed, 3)})  # fmt: skip
@@ -283,16 +311,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-install", dest="install", action="store_false",
                         help="do not pip install missing peers")  # fmt: skip
     args = parser.parse_args(argv)
-    console = Console(stderr=args.json)
+    out, err = report.stdout_console(), report.stderr_console()
     summary: dict[str, Any] = {"python": sys.version.split()[0]}
-    if args.part in ("all", "peers"):
-        summary["peers"] = peers(args.quick, args.install, console)
-    if args.part in ("all", "alone"):
-        summary["alone"] = alone(args.quick, console)
+    with report.progress(err, auto_refresh=False) as bar:
+        if args.part in ("all", "peers"):
+            summary["peers"] = peers(args.quick, args.install, err, bar)
+        if args.part in ("all", "alone"):
+            summary["alone"] = alone(args.quick, bar)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        report.dump_json(summary)
     else:
-        _print(console, summary)
+        _print(out, summary)
     return 0
 
 

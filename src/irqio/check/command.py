@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from irqio.check.collect import CollectError, collect_paths
 from irqio.check.explore import MODES, Interrupted, Result, explore
 from irqio.check.scenario import Scenario, ScenarioError
+from irqio.console import error_console, output_console
 
 EXIT_SAFE, EXIT_BROKEN, EXIT_USAGE, EXIT_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SAMPLED = ("random", "pct", "portfolio")
@@ -136,8 +137,9 @@ def _usage(err: Console, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, soft_wrap=True, file=sys.stdout)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = output_console(), error_console()
+    # Nothing is folded: a path, a replay handle or a source line must stay copyable.
+    out.soft_wrap = err.soft_wrap = True
     chosen = _options(args, err)
     if isinstance(chosen, int):
         return chosen
