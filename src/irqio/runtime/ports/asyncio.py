@@ -4,9 +4,9 @@ The alert is one write to an eventfd (a pipe where there is none) that the loop 
 `add_reader`. That is the loop's own way to end its selector's sleep, so it works from another
 thread, from a Python signal handler that runs while the loop sits inside `select()` (CPython
 re-enters `select()` after the handler with the same timeout: a `call_soon` from there would wait
-for that timeout), and from several loops at once, each with its own fd. On uvloop the alert is
-the loop's own C `call_soon_threadsafe` instead: there that is the fastest way in (measured in
-benchmarks/README.md), and uvloop wakes for signals through its own wakeup fd.
+for that timeout), and from several loops at once, each with its own fd. On uvloop too: its own
+C `call_soon_threadsafe` was tried as the alert and measured no faster for the thread → task
+half (benchmarks/README.md), so every loop takes the same path.
 
 Waking a task costs no extra loop turn: a parked task waits on a `_Wakeup`, which asyncio's
 `Task` accepts as a future (it has `_asyncio_future_blocking`, `get_loop`, `add_done_callback`,
@@ -140,24 +140,10 @@ class AsyncioDoorbell(Doorbell):
         self.thread_name = threading.current_thread().name
         self.alerts = Tally()  # alerts made (one fd write or call_soon_threadsafe each)
         self.services = 0  # service cycles run (task context only, so a plain int)
-        self._rfd = self._wfd = -1
-        if type(loop).__module__.split(".")[0] == "uvloop":
-            # uvloop's own C call_soon_threadsafe (one uv_async_send) is its fastest wake, ahead
-            # of a Python reader on an eventfd; still at most one per service cycle (`_due`).
-            # Through a weak reference: the doorbell must not keep its loop alive.
-            loop_ref, serve = self._loop_ref, self._on_call
-
-            def call() -> None:
-                live = loop_ref()
-                if live is not None:
-                    live.call_soon_threadsafe(serve)
-
-            self._write: Callable[[], None] = call
-            return
         if hasattr(os, "eventfd"):
             fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self._rfd = self._wfd = fd
-            self._write = lambda: os.eventfd_write(fd, 1)
+            self._write: Callable[[], None] = lambda: os.eventfd_write(fd, 1)
         else:  # pragma: no cover - non-Linux
             self._rfd, self._wfd = os.pipe()
             os.set_blocking(self._rfd, False)
@@ -187,10 +173,6 @@ class AsyncioDoorbell(Doorbell):
             os.read(self._rfd, 8 if self._rfd == self._wfd else 4096)
         except BlockingIOError:
             pass
-        self.services += 1
-        self.service()
-
-    def _on_call(self) -> None:  # uvloop: the callback its call_soon_threadsafe runs
         self.services += 1
         self.service()
 
