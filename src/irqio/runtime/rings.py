@@ -26,7 +26,6 @@ else:
         return 0
 
 
-
 class _Cell:
     """One producer context's ring: its items and the items it had refused (single writer)."""
 

@@ -211,8 +211,9 @@ _doorbells = weakref.WeakKeyDictionary()
 
 
 # The last loop asked about and its doorbell: most calls come from one loop, and this spares a
-# WeakKeyDictionary lookup (which builds a weakref) on every wait. Swapped as one tuple.
-_last: tuple[weakref.ref[asyncio.AbstractEventLoop], AsyncioDoorbell] | None = None
+# WeakKeyDictionary lookup (which builds a weakref) on every wait. Swapped as one tuple; both
+# weak, so a dead loop's doorbell (and its eventfd) is not kept alive by this cache.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], weakref.ref[AsyncioDoorbell]] | None = None
 
 
 def running_doorbell() -> AsyncioDoorbell:
@@ -227,9 +228,11 @@ def running_doorbell() -> AsyncioDoorbell:
         ) from None
     last = _last
     if last is not None and last[0]() is loop:
-        return last[1]
+        cached = last[1]()
+        if cached is not None:
+            return cached
     doorbell = _doorbells.get(loop)
     if doorbell is None:
         doorbell = _doorbells[loop] = AsyncioDoorbell(loop)
-    _last = (weakref.ref(loop), doorbell)
+    _last = (weakref.ref(loop), weakref.ref(doorbell))
     return doorbell
