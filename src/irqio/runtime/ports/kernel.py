@@ -22,52 +22,32 @@ from irqio.kernel import Kernel, Task, current
 from irqio.runtime import ports
 from irqio.runtime.counters import Tally
 from irqio.runtime.doorbell import Doorbell, Waiter
+from irqio.runtime.parked import ParkedTask
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable
     from typing import Any
 
 
-class KernelWaiter:
+class KernelWaiter(ParkedTask):
     """One parked kernel task. Task context only."""
 
+    __slots__ = ("kernel",)
+
     def __init__(self, kernel: "Kernel") -> None:
+        super().__init__()
         self.kernel = kernel
-        self.done = False  # woken or cancelled
-        self.on_cancel: Callable[[Waiter], None] | None = None
-        self._task: Task | None = None
-        self._value: Any = None
 
-    def wake(self, value: "Any") -> None:
-        if self.done:
-            return  # first wake wins
-        self.done = True
-        self._value = value
-        task = self._task
-        if task is not None:
-            self._task = None
-            self.kernel.ready(task, value)
+    def _current(self) -> "Task":
+        task = self.kernel.cur_task
+        assert task is not None, "await an irqio primitive from inside a kernel task"
+        return task
 
-    def remove(self, task: "Task") -> bool:
-        """The kernel cancels the parked task: forget it and tell the primitive."""
-        if self.done:
-            return False
-        self.done = True
-        self._task = None
-        if self.on_cancel is not None:
-            self.on_cancel(self)
-        return True
+    def _mark(self, task: "Task") -> None:
+        task.parked_in = self  # Task.cancel() calls our remove()
 
-    def __await__(self) -> "Generator[None, Any, Any]":
-        if not self.done:
-            task = self.kernel.cur_task
-            assert task is not None, "await an irqio primitive from inside a kernel task"
-            self._task = task
-            task.parked_in = self
-            yield None
-        return self._value
-
-    __iter__ = __await__  # MicroPython's await calls __iter__
+    def _resume(self, task: "Task", value: "Any") -> None:
+        self.kernel.ready(task, value)
 
 
 class KernelDoorbell(Doorbell):

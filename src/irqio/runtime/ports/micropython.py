@@ -28,6 +28,7 @@ from irqio._compat import TYPE_CHECKING
 from irqio.runtime.alert_channel import AlertChannel
 from irqio.runtime.doorbell import Doorbell
 from irqio.runtime.errors import NoScheduler
+from irqio.runtime.parked import ParkedTask
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -40,48 +41,21 @@ asyncio: "Any" = _asyncio_module
 _core: "Any" = asyncio.core
 
 
-class _Waiter:
-    """One parked MicroPython task. Task context only."""
+class _Waiter(ParkedTask):
+    """One parked MicroPython task: its `data` points at this waiter, where `Task.cancel()`
+    looks for `remove`, as it does for an `Event`'s queue. Task context only."""
 
-    __slots__ = ("_task", "_value", "done", "on_cancel")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self.done = False  # woken or cancelled
-        self.on_cancel: Callable[[Waiter], None] | None = None
-        self._task: Any = None
-        self._value: Any = None
+    def _current(self) -> "Any":
+        return _core.cur_task
 
-    def wake(self, value: "Any") -> None:
-        if self.done:
-            return  # first wake wins
-        self.done = True
-        self._value = value
-        task = self._task
-        if task is not None:
-            self._task = None
-            task.data = None  # the run loop throws a non-None `data` into the task
-            _core._task_queue.push(task)
+    def _mark(self, task: "Any") -> None:
+        task.data = self
 
-    def remove(self, task: "Any") -> bool:
-        """asyncio's `Task.cancel()` calls this (it looks for `data.remove`), then throws
-        `CancelledError` into the task: forget it and tell the primitive."""
-        if self.done:
-            return False
-        self.done = True
-        self._task = None
-        if self.on_cancel is not None:
-            self.on_cancel(self)
-        return True
-
-    def __iter__(self) -> "Generator[None, None, Any]":  # MicroPython's `await` calls __iter__
-        if not self.done:
-            task = _core.cur_task
-            self._task = task
-            task.data = self  # where Task.cancel() looks for `remove`
-            yield
-        return self._value
-
-    __await__ = __iter__
+    def _resume(self, task: "Any", value: "Any") -> None:
+        task.data = None  # the run loop throws a non-None `data` into the task
+        _core._task_queue.push(task)
 
 
 class MicroPythonDoorbell(Doorbell):
