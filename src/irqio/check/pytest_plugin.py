@@ -9,8 +9,10 @@ A failing item shows the explorer's report and the command that replays the fail
 schedule (`--irqio-replay`); the schedule is also kept in pytest's cache, and the next run
 of that item replays it first, so a known failure shows up in one run before any search.
 
-Registered through the `pytest11` entry point; `-p irqio.check.pytest_plugin` loads it by
-hand. Options: `--irqio-check`, `--irqio-replay=SCHEDULE`, `--irqio-preemptions=N`,
+Loaded by name: `pytest -p irqio.check.pytest_plugin`, or `pytest_plugins = [...]` in a
+conftest. Not a `pytest11` entry point on purpose: an auto-loaded plugin makes pytest rewrite the
+asserts of its whole package, irqio's runtime included, and the preemption points (and so the
+replay handles) would then differ between pytest and `irqio check`. Options: `--irqio-check`, `--irqio-replay=SCHEDULE`, `--irqio-preemptions=N`,
 `--irqio-mode=MODE`, `--irqio-runs=N`, `--irqio-seed=N`, `--irqio-jobs=N`.
 """
 
