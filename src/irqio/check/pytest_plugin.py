@@ -12,7 +12,9 @@ of that item replays it first, so a known failure shows up in one run before any
 Loaded by name: `pytest -p irqio.check.pytest_plugin`, or `pytest_plugins = [...]` in a
 conftest. Not a `pytest11` entry point on purpose: an auto-loaded plugin makes pytest rewrite the
 asserts of its whole package, irqio's runtime included, and the preemption points (and so the
-replay handles) would then differ between pytest and `irqio check`. Options: `--irqio-check`, `--irqio-replay=SCHEDULE`, `--irqio-preemptions=N`,
+replay handles) would then differ between pytest and `irqio check`.
+
+Options: `--irqio-check`, `--irqio-replay=SCHEDULE`, `--irqio-preemptions=N`,
 `--irqio-mode=MODE`, `--irqio-runs=N`, `--irqio-seed=N`, `--irqio-jobs=N`.
 """
 
