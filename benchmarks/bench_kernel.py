@@ -67,12 +67,6 @@ def result(name, value):
     print("RESULT", name, value)
 
 
-def percentile(sorted_values, q):  # nearest rank, as irqio.percentile
-    n = len(sorted_values)
-    rank = max(1, min(n, int(q * n + 0.999999999)))
-    return sorted_values[rank - 1]
-
-
 def start_thread(fn):
     try:
         import _thread
@@ -182,9 +176,7 @@ async def wake(lib, n):
         await wait()
         lat.append(since_us(stamp[0]))
         stamp[0] = 0
-    lat.sort()
-    result("wake_p50_us", percentile(lat, 0.50))
-    result("wake_p99_us", percentile(lat, 0.99))
+    result("wake_us", ",".join([str(x) for x in lat]))  # the driver takes p50 / p99
 
 
 async def switch(lib, n):
@@ -203,9 +195,7 @@ async def accuracy(lib, n):
         t0 = now_us()
         await lib.sleep_ms(10)
         late.append(since_us(t0) - 10000)
-    late.sort()
-    result("sleep_late_p50_us", percentile(late, 0.50))
-    result("sleep_late_p99_us", percentile(late, 0.99))
+    result("sleep_late_us", ",".join([str(x) for x in late]))  # the driver takes p50 / p99
 
 
 async def heap(lib, n):
@@ -283,16 +273,6 @@ def _paths() -> "tuple[Path, Path]":
     return here, here.parent.parent / "src"
 
 
-def micropython_binary() -> "Path | None":
-    import shutil
-
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.exists():
-        return beside
-    found = shutil.which("micropython")
-    return Path(found) if found else None
-
-
 def _command(interp: "Path | str", kind: str, lib: str, n: int) -> "list[str]":
     script = _paths()[0]
     cmd = [str(interp)]
@@ -310,12 +290,24 @@ def _env(interp: "Path | str") -> "dict[str, str]":
     return dict(os.environ, PYTHONPATH=str(src))
 
 
+# Rows the measuring half sends as samples: the driver takes p50 / p99 of each with irqio's one
+# percentile (benchkit.harness.percentile), as every other bench does.
+SAMPLED = {"wake_us": "wake", "sleep_late_us": "sleep_late"}
+
+
 def _parse(out: str) -> "dict[str, float]":
+    from benchkit.harness import percentile
+
     values: dict[str, float] = {}
     for line in out.splitlines():
         if line.startswith("RESULT "):
             _, name, value = line.split(" ", 2)
-            values[name] = float(value)
+            if name in SAMPLED:
+                samples = [float(x) for x in value.split(",")]
+                values[f"{SAMPLED[name]}_p50_us"] = percentile(samples, 0.50)
+                values[f"{SAMPLED[name]}_p99_us"] = percentile(samples, 0.99)
+            else:
+                values[name] = float(value)
     return values
 
 
@@ -337,83 +329,32 @@ def run_cell(
     return _parse(done.stdout)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of `pid`: schedstat's nanoseconds where the kernel keeps them
-    (/proc/stat's clock ticks are 10 ms: one tick in a 2 s window would read as 0.5 %)."""
-    import os
-
-    total = 0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
-        return total / 1e9
-    except (OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def idle_cpu_pct(interp: "Path | str", lib: str, parked: int) -> "float | None":
-    import subprocess
+    """Sampled inside the 2 s sleep, away from its edges (the marks' own printing and the wake
+    at the end are not idling): 0.25 s after IDLE-START, for 1.5 s."""
+    from benchkit.harness import idle_cpu_share
 
-    proc = subprocess.Popen(
+    share = idle_cpu_share(
         _command(interp, "idle", lib, parked),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         env=_env(interp),
-        cwd=str(_paths()[0].parent),
+        cwd=_paths()[0].parent,
+        settle=0.25,
+        window=1.5,
     )
-    # Sampled inside the 2 s sleep, away from its edges (the marks' own printing and the
-    # wake at the end are not idling): 0.25 s after IDLE-START, then 1.5 s later.
-    share = None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("IDLE-START"):
-            time.sleep(0.25)
-            cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
-            time.sleep(1.5)
-            share = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
-            break
-    proc.communicate(timeout=120)
     return None if share is None else 100 * share
 
 
 def idle_polls(interp: "Path | str", lib: str, parked: int) -> "int | None":
     """Poll-family calls between the idle marks, counted by strace (None without it)."""
-    import os
-    import shutil
-    import subprocess
-    import tempfile
+    from benchkit.harness import count_idle_syscalls
 
-    strace = shutil.which("strace")
-    if strace is None:
-        return None
-    fd, trace = tempfile.mkstemp(prefix="irqio-bench-kernel-", suffix=".strace")
-    os.close(fd)
-    syscalls = "trace=poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,write"
-    cmd = [strace, "-f", "-qq", "-e", syscalls, "-o", trace]
-    try:
-        subprocess.run(
-            cmd + _command(interp, "idle", lib, parked),
-            capture_output=True,
-            timeout=120,
-            env=_env(interp),
-            cwd=str(_paths()[0].parent),
-        )
-        polls, counting = 0, False
-        with open(trace, errors="replace") as lines:
-            for line in lines:
-                if "IDLE-START" in line:
-                    counting = True
-                elif "IDLE-END" in line:
-                    break
-                elif counting and any(call in line for call in POLL_CALLS):
-                    polls += 1
-        return polls
-    except (OSError, subprocess.SubprocessError):
-        return None
-    finally:
-        os.unlink(trace)
+    return count_idle_syscalls(
+        _command(interp, "idle", lib, parked),
+        syscalls="poll,ppoll,epoll_wait,epoll_pwait,select,pselect6,write",
+        calls=POLL_CALLS,
+        env=_env(interp),
+        cwd=_paths()[0].parent,
+    )
 
 
 def collect(
@@ -472,6 +413,7 @@ def main(argv: "list[str] | None" = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     args = parser.parse_args(argv)
 
+    from benchkit.harness import micropython_binary
     from irqio.console import error_console, output_console
 
     err = error_console()

