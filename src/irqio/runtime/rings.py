@@ -66,13 +66,6 @@ class SharedRing:
         self.items.append(item)
         return True
 
-    def take(self) -> "Any":
-        """The oldest item; IndexError when empty. The consumer only."""
-        item = self.items.popleft()
-        if self._free is not None:
-            self._free.append(None)  # after the item is gone: the bound never overshoots
-        return item
-
     def poll(self) -> "Any":
         """The oldest item, or `EMPTY`. The consumer only."""
         try:
@@ -80,7 +73,7 @@ class SharedRing:
         except IndexError:
             return EMPTY
         if self._free is not None:
-            self._free.append(None)
+            self._free.append(None)  # after the item is gone: the bound never overshoots
         return item
 
     def take_batch(self, n: int) -> "list[Any]":
@@ -106,8 +99,9 @@ class SharedRing:
 
 
 class ContextRing:
-    """One ring of `capacity` places per producer context (MicroPython; see the module
-    docstring). Order is kept per producer; the consumer takes round-robin across producers."""
+    """One ring of `capacity` places per producer context (MicroPython; see
+    `irqio.runtime.contexts`). Order is kept per producer; see `poll` for the order across
+    producers."""
 
     __slots__ = ("_next", "_rings", "capacity")
 
@@ -121,32 +115,31 @@ class ContextRing:
         path of every producer on MicroPython: kept to one Python call."""
         rings = self._rings
         _heap_lock()
-        if _heap_unlock():  # in a hard IRQ (`in_hard_irq()`, inlined: this is the hot path)
+        in_irq = _heap_unlock()  # `in_hard_irq()`, inlined: this is the hot path
+        if in_irq:
             cell = rings.irq
             state = irq_off()  # hard IRQs of different priorities nest: one writer at a time
-            try:
-                cell.items.append(item)
-                return True
-            except IndexError:
-                cell.refused += 1
-                return False
-            finally:
-                irq_on(state)
-        ident = thread_ident()  # PerContext.thread_cell, inlined: this is the hot path
-        if ident == rings._owner:
-            cell = rings.mine
         else:
-            cell = rings._threads.get(ident)
-            if cell is None:
-                cell = rings._add(ident)
+            ident = thread_ident()  # PerContext.thread_cell, inlined
+            if ident == rings._owner:
+                cell = rings.mine
+            else:
+                cell = rings._threads.get(ident)
+                if cell is None:
+                    cell = rings._add(ident)
         items = cell.items
         # why check, then append: this context is the ring's only appender, and the consumer
-        # only removes, so room seen here is still there; no IndexError (raising allocates).
+        # only removes, so room seen here is still there; no IndexError (raising allocates,
+        # which a hard IRQ may not).
         if len(items) >= self.capacity:
             cell.refused += 1  # single writer: this context
-            return False
-        items.append(item)
-        return True
+            queued = False
+        else:
+            items.append(item)
+            queued = True
+        if in_irq:
+            irq_on(state)
+        return queued
 
     def poll(self) -> "Any":
         """An item, or `EMPTY`. The consumer only. It stays with one producer's ring until that
@@ -168,12 +161,6 @@ class ContextRing:
                 self._next = i
                 return items.popleft()
         return EMPTY
-
-    def take(self) -> "Any":
-        item = self.poll()
-        if item is EMPTY:
-            raise IndexError("empty")
-        return item
 
     def take_batch(self, n: int) -> "list[Any]":
         return [self.poll() for _ in range(n)]
