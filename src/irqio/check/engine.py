@@ -192,6 +192,9 @@ class Engine:
         self._watch_lock = threading.Lock()
         self._deadline = 0.0
         self._cpu_thread = threading.get_ident()
+        # Bound once: a run hands these to its world (a bound method is made at each access).
+        self._hooks = (self._on_idle, self._on_idle_fd, self._line_ran, self._note,
+                       self._on_point)  # fmt: skip
         _Watchdog.watch(self)
 
     def close(self) -> None:
@@ -223,19 +226,29 @@ class Engine:
             self._forget_world()
             gc.collect(0)
             gc.collect(1)
-        quiet = contextlib.nullcontext() if self.quiet else quiet_abandoned_coroutines()
-        with quiet:
-            try:
-                return self._run(list(placements), leaf, reduce or explain, policy, to_end,
-                                 explain)  # fmt: skip
-            except (_Retrace, _Livelock):
-                # Delivered after the run had dealt with its end (a watchdog race): the run
-                # is made again, counting to its end, where the engine sees every spin.
-                self._unwatch()
-                self._reap_threads()
-                self.trace_to_end = True
-                return self._run(list(placements), leaf, reduce or explain, policy, True,
-                                 explain)  # fmt: skip
+        if self.quiet:
+            return self._run_once(placements, leaf, reduce or explain, policy, to_end, explain)
+        with quiet_abandoned_coroutines():
+            return self._run_once(placements, leaf, reduce or explain, policy, to_end, explain)
+
+    def _run_once(
+        self,
+        placements: list[tuple[int, str]],
+        leaf: bool,
+        reduce: bool,
+        policy: Any,
+        to_end: bool,
+        explain: bool,
+    ) -> Outcome:
+        try:
+            return self._run(list(placements), leaf, reduce, policy, to_end, explain)
+        except (_Retrace, _Livelock):
+            # Delivered after the run had dealt with its end (a watchdog race): the run is
+            # made again, counting to its end, where the engine sees every spin.
+            self._unwatch()
+            self._reap_threads()
+            self.trace_to_end = True
+            return self._run(list(placements), leaf, reduce, policy, True, explain)
 
     # -- one run ------------------------------------------------------------------------------
 
@@ -289,9 +302,10 @@ class Engine:
         self.recorder.keep = []
         out.scans = [None] * len(placements)
         out.windows = {}
-        setup = Setup(self.scenario.port, self._on_idle, self._on_idle_fd)
-        setup.on_line_run = self._line_ran
-        setup.on_access = self._note
+        on_idle, on_idle_fd, on_line_run, on_access, _ = self._hooks
+        setup = Setup(self.scenario.port, on_idle, on_idle_fd)
+        setup.on_line_run = on_line_run
+        setup.on_access = on_access
         self._setup = setup
         try:
             self.scenario.build(setup)
@@ -312,25 +326,29 @@ class Engine:
             )
         for ctl in setup.controllers:
             ctl._kick = lambda c=ctl: self._kicked.append(c)
-        names = [c.name for c in setup.contexts]
-        out.context_names = names
-        out.threads = [c.name for c in setup.contexts if c.kind == "thread"]
+        contexts: dict[str, Context] = {}
+        self._contexts = contexts
+        threads = out.threads
+        for c in setup.contexts:
+            contexts[c.name] = c
+            if c.kind == "thread":
+                threads.append(c.name)
+        out.context_names = names = list(contexts)
         for _, name in placements:
-            if name not in names and name != TASK:
+            if name not in contexts and name != TASK:
                 self._close_world(setup)
                 raise ValueError(
                     "schedule names {!r}, but the scenario's contexts are {}".format(
                         name, ", ".join(names) or "none"
                     )
                 )
-        self._contexts = {c.name: c for c in setup.contexts}
         self._spin_at = self.spin_points
         first = self._next_wanted()
         if leaf and not placements and policy is None and not self._to_end:
             self._stopped = True
             self._untraced_since = time.monotonic()
         else:
-            self.tracer.start(first, self._on_point)
+            self.tracer.start(first, self._hooks[4])
         self._running = True
         self._watching = True  # the watchdog's concern: from here to the last firing
         if explain and not self._stopped:
@@ -668,6 +686,8 @@ class Engine:
         self._end_scans()
 
     def _end_scans(self) -> None:
+        if not self._scans:
+            return
         n = self.tracer.count()
         for s in self._scans:
             self._out.scans[s.depth] = s.base + (n - s.n0)

@@ -64,6 +64,14 @@ class Invariant:
         self.always = always
 
 
+def _no_line_run(name: str) -> None:
+    pass
+
+
+def _no_access(key: tuple[str, str], write: bool) -> None:
+    pass
+
+
 class Setup:
     """The builder handed to a scenario function. One per run."""
 
@@ -78,8 +86,8 @@ class Setup:
         # the asyncio loop's hook: a firing does not end select() by itself
         self.idle_fd = idle_fd if idle_fd is not None else idle
         # set by the engine: a line's handler starts; an access the scheduler reports
-        self.on_line_run: Callable[[str], None] = lambda name: None
-        self.on_access: Callable[[tuple[str, str], bool], None] = lambda key, write: None
+        self.on_line_run: Callable[[str], None] = _no_line_run
+        self.on_access: Callable[[tuple[str, str], bool], None] = _no_access
         self.controllers: list[Any] = []
         self.task_fn: Callable[[], object] | None = None
         self.contexts: list[Context] = []
