@@ -274,6 +274,7 @@ class Engine:
         self._leaf = leaf
         self._reduce = reduce
         self._stopped = False
+        self._past_stop = False  # see `_stop_counting`
         self._horizon: int | None = None
         self._active = TASK  # which OS-thread context holds the CPU
         self._stacks: dict[str, list[str]] = {TASK: [TASK]}  # handler nesting, per context
@@ -381,8 +382,8 @@ class Engine:
             if not self._stopped and self._horizon is None:
                 self._horizon = self.tracer.count()
             self._end_scans()
-            if not self._stopped and not self._to_end:
-                self._stop()
+            if not self._stopped:
+                self._stop_counting()
         out.points = self.tracer.count()
         self._running = False
         self._task_ended = True
@@ -462,6 +463,16 @@ class Engine:
         self._stopped = True
         self._untraced_since = time.monotonic()
 
+    def _stop_counting(self) -> None:
+        """Nothing the search needs is left to count: stop, unless the run counts to its end
+        (to see spins). Then it goes on counting but starts no scan (`_close`), as if it had
+        stopped: a run's outcome must not depend on `trace_to_end`, which an earlier run's
+        spin set (history that the processes of `-j` do not share)."""
+        if self._to_end:
+            self._past_stop = True
+        else:
+            self._stop()
+
     def _next_wanted(self) -> int:
         """The next point the engine must see: a placement, a policy's point, a spin check."""
         k = self._k
@@ -505,8 +516,8 @@ class Engine:
             self._scans.clear()
         self.tracer.set_next(self._next_wanted())
         last = self._leaf and self._k >= len(self._placements) and self._policy is None
-        if last and not self._reduce and not self._to_end:
-            self._stop()
+        if last and not self._reduce:
+            self._stop_counting()
         if name == TASK:
             if self._active == TASK:
                 return  # nothing to take back (a schedule from another version, say)
@@ -624,7 +635,7 @@ class Engine:
     # -- footprints for the partial-order reduction -----------------------------------------
 
     def _open(self, depth: int | None, point: int | None) -> _Window | None:
-        if not self._reduce or depth is None or point is None or self._stopped:
+        if not self._reduce or depth is None or point is None or self._stopped or self._past_stop:
             return None
         window = _Window(depth, point)
         self._windows.append(window)
@@ -638,7 +649,7 @@ class Engine:
         self.recorder.flush()
         if window in self._windows:
             self._windows.remove(window)
-        if self._stopped:
+        if self._stopped or self._past_stop:
             return
         self._scans.append(_Scan(window.depth, window.point, self.tracer.count(), window.fp))
 
@@ -700,8 +711,8 @@ class Engine:
             self._recording = False
             self.tracer.record(False)
         last = self._leaf and self._k >= len(self._placements) and self._policy is None
-        if last and not self._to_end:
-            self._stop()
+        if last:
+            self._stop_counting()
 
     # -- foreign threads: real OS threads that pass one baton, so exactly one runs ----------
 
@@ -925,10 +936,9 @@ class Engine:
                         self._end_scans()
                         if not self._stopped:
                             paused = False
+                            self._stop_counting()
                             if self._to_end:
                                 self.tracer.resume()  # count on: spins must be seen
-                            else:
-                                self._stop()
                         # One line per idle: the scheduler services it before the next fires.
                         self._fire(unfired[0], None, None, 0)
                         fired = True
