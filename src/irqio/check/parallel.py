@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from irqio.check import search, walks
 from irqio.check.clock import virtual_controller_clock
-from irqio.check.engine import Engine
+from irqio.check.engine import Engine, quiet_abandoned_coroutines
 from irqio.check.outcome import Failure
 from irqio.check.scenario import Scenario, ScenarioError
 
@@ -48,19 +48,23 @@ WALKS_PER_CHUNK = 64
 # -- the worker side -------------------------------------------------------------------------
 
 _workers: dict[Spec, tuple[Engine, search.Root]] = {}
-_clock: contextlib.AbstractContextManager[None] | None = None
+_worker_context: contextlib.ExitStack | None = None
 
 
 def _engine(spec: Spec, bound: int, record_untraced: bool) -> tuple[Engine, search.Root]:
-    global _clock
-    if _clock is None:  # once per worker process: the controller's clock stays virtual
-        _clock = virtual_controller_clock()
-        _clock.__enter__()
+    global _worker_context
+    if _worker_context is None:
+        # Once per worker process: the controller's clock stays virtual, and abandoned
+        # coroutines stay quiet (see `Engine.quiet`: not a warnings filter per run).
+        _worker_context = contextlib.ExitStack()
+        _worker_context.enter_context(virtual_controller_clock())
+        _worker_context.enter_context(quiet_abandoned_coroutines())
         gc.disable()
     key = (spec[0], f"{spec[1]}/{bound}/{record_untraced}")
     found = _workers.get(key)
     if found is None:
         engine = Engine(find_scenario(*spec), record_untraced=record_untraced)
+        engine.quiet = True
         engine.run([], leaf=True, to_end=True)  # warm-up: imports must not shift points
         found = _workers[key] = (engine, search.root_run(engine, bound))
     return found
@@ -217,8 +221,9 @@ def explore_parallel(
     result.jobs = jobs
     t0 = time.perf_counter()
     pool = _Pool(jobs, ray_address)
-    with virtual_controller_clock():
+    with virtual_controller_clock(), quiet_abandoned_coroutines():
         engine = Engine(scenario, record_untraced=reduce and mode == "exhaustive")
+        engine.quiet = True  # inside quiet_abandoned_coroutines() already
         result.backend = engine.tracer.backend
         gc_was = gc.isenabled()
         try:
