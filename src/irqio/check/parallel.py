@@ -6,7 +6,15 @@ ranges (`search.explore_children`, each child with its whole subtree), and the m
 each level in the serial order (`search.merge_children`, `search.merge`: the same schedules
 counted, the same pruning, the same first failure). Splitting by first placement alone would
 redo a whole subtree for every range that starts inside a class, and the first level has few
-classes. Without the reduction, workers take ranges of first placements. Random and PCT modes
+classes. Without the reduction, workers take ranges of first placements.
+
+Balance: subtrees differ in size by orders of magnitude (one first placement's children held
+8,830 of a search's 22,368 schedules), so the work is cut into many pieces of about equal
+estimated size (`PIECES_PER_JOB` per worker) and handed out heaviest first; a worker that is
+done takes the next (the pool's queue), so the last to finish are small. Below two placements
+the master cuts a first placement's children only where the serial search runs a child (it runs
+each of those once, as it does the first placements, and weighs it by its own run's horizon):
+a piece that starts inside a class would redo a pruned child's subtree. Random and PCT modes
 split by run index: run i draws from a generator seeded by (seed, i) alone
 (`walks.rng_for`), so the master takes the workers' runs in index order and stops where the
 serial search would have stopped. The master then replays the failing schedule itself to
@@ -22,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import multiprocessing
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -41,8 +48,42 @@ if TYPE_CHECKING:
 Slim = dict[str, Any]
 Spec = tuple[str, str]  # (scenario file, scenario name)
 
-CHUNKS_PER_JOB = 4
+CHUNKS_PER_JOB = 4  # sampled modes: runs in flight per worker, in chunks
 WALKS_PER_CHUNK = 64
+# Exhaustive mode: pieces of work per worker. Subtrees differ in size by orders of magnitude,
+# so the work is cut finely and handed out largest first: a worker that is done takes the
+# next piece (the pool's queue), and the last pieces to finish are small ones.
+PIECES_PER_JOB = 16
+
+
+def split_points(
+    ranges: list[tuple[int, int]], atoms: list[list[tuple[int, float]]], pieces: int
+) -> list[tuple[int, int, int, float]]:
+    """Cut ranges [start, stop) of placements into pieces of about equal estimated work,
+    about `pieces` in all. `atoms[i]`: the points of range i where a piece may start, each
+    with the estimated work from there to the next one (a range starts at its first atom).
+    Returns (range index, start, stop, weight), heaviest first."""
+    total = sum(w for row in atoms for _, w in row)
+    target = total / max(1, pieces)
+    out: list[tuple[int, int, int, float]] = []
+    for i, ((_, stop), row) in enumerate(zip(ranges, atoms, strict=True)):
+        if not row:
+            continue
+        start, acc = row[0][0], 0.0
+        for point, w in row:
+            if acc > 0 and acc + w / 2 > target:
+                out.append((i, start, point, acc))
+                start, acc = point, 0.0
+            acc += w
+        out.append((i, start, stop, acc))
+    out.sort(key=lambda piece: -piece[3])
+    return out
+
+
+def even_atoms(start: int, stop: int, depth_left: int) -> list[tuple[int, float]]:
+    """Every point of [start, stop) an atom, weighed by the schedules a placement there
+    would have below it if every deeper one landed before `stop` (a rough guess)."""
+    return [(c, float(max(1, stop - c)) ** depth_left) for c in range(start, stop)]
 
 
 # -- the worker side -------------------------------------------------------------------------
@@ -303,6 +344,33 @@ def _guess_chain(engine: Engine, root: search.Root, bound: int, name: str) -> li
     return guesses
 
 
+def _child_atoms(
+    engine: Engine, root: search.Root, bound: int, g: _Guess
+) -> list[tuple[int, float]]:
+    """Where the pieces of a first placement's children may start: at the children the
+    serial search will run (guessed as `_guess_chain` does, one run each), so that a piece
+    seldom starts inside a class (it would run a pruned child's subtree for nothing). Each
+    weighs what its own run says of its subtree: (its horizon - its point) ** (placements
+    left below it)."""
+    prefix = [(g.point, g.name)]
+    free = search.free_contexts(prefix, root.names, root.threads)
+    weights: dict[int, float] = {}
+    for name in free:
+        k = g.point + 1
+        while k < g.horizon:
+            placements = [*prefix, (k, name)]
+            leaf = search.is_leaf(placements, free, name, root.threads, bound)
+            out = engine.run(placements, leaf, reduce=True)
+            below = 0 if leaf else bound - 2
+            horizon = search.next_horizon(out, name, root.threads)
+            weights[k] = weights.get(k, 0.0) + float(max(1, horizon - k)) ** below
+            if out.failure is not None:
+                break
+            scan = out.scans[1] if len(out.scans) > 1 else None
+            k = min(max(k, search.limit_of(scan, k)), g.horizon) + 1
+    return sorted(weights.items())
+
+
 def _exhaustive(
     pool: _Pool,
     spec: Spec,
@@ -322,18 +390,17 @@ def _exhaustive(
     names = search.free_contexts([], root.names, root.threads)
     guesses = [g for name in names for g in _guess_chain(engine, root, bound, name)]
     handles: dict[Any, tuple[int, str]] = {}
-    pieces = max(1, jobs * CHUNKS_PER_JOB // max(1, len(guesses)))
-    for g in sorted(guesses, key=lambda g: (g.point, names.index(g.name))):
-        if g.leaf or g.out.failure is not None:
-            continue
-        start = g.point + 1
-        width = max(0, g.horizon - start)
-        edges = [start + width * i // pieces for i in range(pieces + 1)]
-        for a, b in itertools.pairwise(edges):
-            if b > a:
-                task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
-                        "horizon": g.horizon, "start": a, "stop": b}  # fmt: skip
-                handles[pool.submit(spec, task)] = (g.point, g.name)
+    split = [g for g in guesses if not g.leaf and g.out.failure is None]
+    ranges = [(g.point + 1, g.horizon) for g in split]
+    if bound <= 2:  # the children are leaves: one run each
+        atoms = [even_atoms(a, b, 0) for a, b in ranges]
+    else:
+        atoms = [_child_atoms(engine, root, bound, g) for g in split]
+    for i, a, b, _ in split_points(ranges, atoms, jobs * PIECES_PER_JOB):
+        g = split[i]
+        task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
+                "horizon": g.horizon, "start": a, "stop": b}  # fmt: skip
+        handles[pool.submit(spec, task)] = (g.point, g.name)
     answers: dict[tuple[int, str], list[search.Search]] = {}
     pending = list(handles)
     try:
@@ -400,13 +467,12 @@ def _exhaustive_ranges(
     result: Result,
     progress: Progress | None,
 ) -> search.Found | None:
-    pieces = max(1, min(root.horizon, jobs * CHUNKS_PER_JOB))
-    edges = [root.horizon * i // pieces for i in range(pieces + 1)]
     handles: dict[Any, int] = {}
-    for a, b in itertools.pairwise(edges):
-        if b > a:
-            task = {"mode": "exhaustive", "bound": bound, "reduce": False, "start": a, "stop": b}
-            handles[pool.submit(spec, task)] = a
+    ranges = [(0, root.horizon)]
+    atoms = [even_atoms(0, root.horizon, bound - 1)]
+    for _, a, b, _ in split_points(ranges, atoms, jobs * PIECES_PER_JOB):
+        task = {"mode": "exhaustive", "bound": bound, "reduce": False, "start": a, "stop": b}
+        handles[pool.submit(spec, task)] = a
     parts = []
     pending = list(handles)
     try:
