@@ -140,6 +140,9 @@ def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
     """One piece of work, in a worker process (or a Ray task)."""
     mode = task["mode"]
     bound = task["bound"]
+    if mode == "warm":  # start-up only (see `explore_parallel`)
+        _engine(spec, bound, task["record"])
+        return {}
     engine, root = _engine(spec, bound, mode == "children" or (mode == "exhaustive"
                                                                  and task["reduce"]))  # fmt: skip
     if mode == "children":
@@ -262,8 +265,13 @@ def explore_parallel(
     result.jobs = jobs
     t0 = time.perf_counter()
     pool = _Pool(jobs, ray_address)
+    record = reduce and mode == "exhaustive"
+    # The workers start now (spawn, imports, the scenario's warm-up and root runs) while the
+    # master makes its own runs, not after: a task that only builds a worker's engine.
+    for _ in range(jobs):
+        pool.submit(spec, {"mode": "warm", "bound": bound, "record": record})
     with virtual_controller_clock(), quiet_abandoned_coroutines():
-        engine = Engine(scenario, record_untraced=reduce and mode == "exhaustive")
+        engine = Engine(scenario, record_untraced=record)
         engine.quiet = True  # inside quiet_abandoned_coroutines() already
         result.backend = engine.tracer.backend
         gc_was = gc.isenabled()
