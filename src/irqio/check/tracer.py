@@ -240,14 +240,13 @@ class Tracer:
 
         def local_for(points: dict[int, Op]) -> Callable[[FrameType, str, Any], Any]:
             """The local trace function of one code object (its points bound: one lookup)."""
-            get = points.get
 
             def local(frame: FrameType, event: str, arg: Any) -> Any:
                 nonlocal n
-                if event != "opcode":
-                    return local
-                op = get(frame.f_lasti)
-                if op is None:
+                # The hot path: most events are instructions that are not points. (The event
+                # is tested second: "return" and "exception" come at an offset too.)
+                lasti = frame.f_lasti
+                if lasti not in points or event != "opcode":
                     return local
                 i = n
                 n = i + 1
@@ -256,13 +255,13 @@ class Tracer:
                     depth = getattr(in_callback, "depth", 0)
                     in_callback.depth = depth + 1
                     try:
-                        on_point(i, frame.f_code, frame.f_lasti)
+                        on_point(i, frame.f_code, lasti)
                     finally:
                         in_callback.depth = depth
                 if recording:
                     recorder = tracer.recorder
                     if recorder is not None:
-                        recorder.record(op, frame, frame.f_code, frame.f_lasti)
+                        recorder.record(points[lasti], frame, frame.f_code, lasti)
                 return local
 
             return local
