@@ -1,0 +1,340 @@
+"""The race-directed first run: one schedule, chosen while it runs, that is the likeliest to race.
+
+Exhaustive search starts from the run with nothing placed and places contexts in point order,
+so a race deep in task context's code waits behind every earlier placement and its subtree.
+Before that search, the explorer makes one run that places contexts where races hide, the
+rule of race-directed testing (Sen, "Race Directed Random Testing of Concurrent Programs",
+PLDI 2008; Park, Sen, "Randomized Active Atomicity Violation Detection", FSE 2008) and of
+atomicity-violation detectors (Lu, Tucek, Qin, Zhou, "AVIO", ASPLOS 2006): *preempt a context
+inside a window between two of its accesses that both conflict with the other context*, the
+classic read ... write of a counter, or test ... act of a flag and the waiter it records.
+
+The other context has not run yet, so what it touches is read from its code: every access of
+the code objects reachable from its function (nested code, functions and methods it calls,
+resolved through its globals and closure, or by name among the traced modules' functions),
+by location name only (attribute `x`, global `g`, the items of container `q`). The running
+context's accesses are the points it runs, in order. At each point, for each context that could
+be placed (within the preemption bound, and before the run's horizon, so the schedule is one
+of the exhaustive tree's): if this point's access conflicts with that context's footprint and
+an earlier access of the running context did too, place it here.
+
+The first run is a real schedule, so a failure it finds is real; the explorer replays its
+placements once more (the first run also did first-time work, such as imports, that can shift
+point numbers) and reports it only if the replay fails the same way. Otherwise the search goes
+on exactly as it would have without it: the first run changes no verdict, no explored set and
+no count of the search; it can only end the search before it starts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+from irqio.check.bytecode import Op, Src, info
+from irqio.check.engine import Engine, include_filter
+from irqio.check.footprint import MISSING, UNNAMED, evaluate, static_attr
+from irqio.check.outcome import TASK, Outcome
+from irqio.check.scenario import Scenario
+
+# (kind, name, identity or None, write): kind "a" attribute, "g" global, "c" closure cell, "i"
+# container items; the identity is the object's id() when the operand names one
+Access = tuple[str, str, "int | None", bool]
+# location name -> the (identity, written) pairs seen for it
+Shape = dict[tuple[str, str], set[tuple["int | None", bool]]]
+# what an operand evaluates to: `static` (from the code, before it runs) or the live frame
+Resolve = Callable[[Src], Any]
+
+MAX_DEPTH = 64  # frames kept per access
+MAX_CODES = 400  # code objects read per context: a footprint is a hint, not a proof
+
+_ITEM_WRITES = {
+    "append", "appendleft", "extend", "extendleft", "pop", "popleft", "popitem", "insert",
+    "remove", "clear", "add", "discard", "update", "setdefault", "rotate", "sort", "reverse",
+}  # fmt: skip
+_ITEM_READS = {"get", "copy", "count", "index", "keys", "values", "items"}
+
+
+def _ident(obj: Any) -> int | None:
+    return None if any(obj is u for u in UNNAMED) else id(obj)
+
+
+def _src_name(src: Src) -> str:
+    """The name a container operand goes by ('' when it has none that others could share)."""
+    if src is None:
+        return ""
+    tag = src[0]
+    if tag in ("attr", "method"):
+        return str(src[2])
+    if tag in ("global", "deref"):
+        return str(src[1])
+    return ""
+
+
+def access_of(op: Op, resolve: Resolve, globals_id: int | None) -> Access | None:
+    """What one point touches (by location name, and object when `resolve` names it), or
+    None (nothing shared)."""
+    kind = op.kind
+    if kind == "ra" or kind == "wa":
+        obj = resolve(op.a)
+        if isinstance(obj, types.ModuleType):
+            return ("g", op.name, id(obj.__dict__), kind == "wa")
+        return ("a", op.name, _ident(obj), kind == "wa")
+    if kind == "rg" or kind == "wg":
+        return ("g", op.name, globals_id, kind == "wg")
+    if kind == "rc" or kind == "wc":
+        return ("c", op.name, None, kind == "wc")
+    if kind == "ri" or kind == "wi":
+        return ("i", _src_name(op.a), _ident(resolve(op.a)), kind == "wi")
+    if kind == "call" and op.a is not None and op.a[0] == "method":
+        method = op.a[2]
+        if method in _ITEM_WRITES or method in _ITEM_READS:
+            owner = op.a[1]
+            return ("i", _src_name(owner), _ident(resolve(owner)), method in _ITEM_WRITES)
+    return None
+
+
+def conflicts(access: Access, shape: Shape) -> bool:
+    """Does `access` conflict with a footprint: the same location (the same object, where
+    both name one), one of the two a write?"""
+    kind, name, ident, write = access
+    if kind == "i" and name == "":
+        keys = [k for k in shape if k[0] == "i"]
+    else:
+        keys = [(kind, name)] + ([("i", "")] if kind == "i" else [])
+    for key in keys:
+        for other, written in shape.get(key, ()):
+            if (write or written) and (ident is None or other is None or ident == other):
+                return True
+    return False
+
+
+# -- a context's footprint, read from its code ------------------------------------------------
+
+
+class _Names:
+    """Functions of the traced modules by name: the callees an operand cannot name."""
+
+    def __init__(self, include: Callable[[str], bool]) -> None:
+        self.by_name: dict[str, list[types.FunctionType]] = {}
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if not isinstance(path, str) or not include(path):
+                continue
+            for value in list(vars(module).values()):
+                if isinstance(value, types.FunctionType):
+                    self._add(value.__name__, value)
+                elif isinstance(value, type) and value.__module__ == module.__name__:
+                    for name, member in vars(value).items():
+                        fn = _function_of(member)
+                        if fn is not None:
+                            self._add(name, fn)
+
+    def _add(self, name: str, fn: types.FunctionType) -> None:
+        self.by_name.setdefault(name, []).append(fn)
+
+
+def _function_of(obj: Any) -> types.FunctionType | None:
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    elif isinstance(obj, property):
+        obj = obj.fget
+    elif isinstance(obj, functools.partial):
+        obj = obj.func
+    elif isinstance(obj, type):
+        obj = obj.__dict__.get("__init__")
+    return obj if isinstance(obj, types.FunctionType) else None
+
+
+def _closure(fn: types.FunctionType) -> dict[str, Any]:
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    return out
+
+
+class _Code:
+    """One code object to read, with what its operands are known to name before it runs: its
+    function's globals and closure, and `self` when it was reached as a bound method."""
+
+    def __init__(self, code: types.CodeType, fn: types.FunctionType, known: dict[str, Any]
+                 ) -> None:  # fmt: skip
+        self.code = code
+        self.fn = fn
+        self.known = known
+        self.closure = _closure(fn) if code is fn.__code__ else {}
+
+    def static(self, src: Src) -> Any:
+        """The object an operand names, known without running the code, or MISSING."""
+        if src is None:
+            return MISSING
+        tag = src[0]
+        if tag == "fast":
+            return self.known.get(src[1], MISSING)
+        if tag == "global":
+            name = src[1]
+            if name in self.fn.__globals__:
+                return self.fn.__globals__[name]
+            return getattr(builtins, name, MISSING)
+        if tag == "deref":
+            return self.closure.get(src[1], MISSING)
+        if tag == "const":
+            return src[1]
+        if tag in ("attr", "method"):
+            return static_attr(self.static(src[1]), src[2])
+        return MISSING
+
+
+def shape_of(entry: Any, include: Callable[[str], bool], names: _Names, keep: list[object]
+             ) -> Shape:  # fmt: skip
+    """Every location the code reachable from `entry` (a callable) may touch. The objects
+    named go to `keep`, so their ids stay theirs while the shape is in use."""
+    shape: Shape = {}
+    seen: set[types.CodeType] = set()
+    work: list[_Code] = []
+
+    def push(obj: Any, owner: Any = MISSING) -> None:
+        if isinstance(obj, types.MethodType):
+            obj, owner = obj.__func__, obj.__self__
+        fn = obj if isinstance(obj, types.FunctionType) else _function_of(obj)
+        if fn is None or fn.__code__ in seen or not include(fn.__code__.co_filename):
+            return
+        seen.add(fn.__code__)
+        known = {}
+        if owner is not MISSING and fn.__code__.co_argcount:
+            known[fn.__code__.co_varnames[0]] = owner
+            keep.append(owner)
+        work.append(_Code(fn.__code__, fn, known))
+
+    push(entry)
+    while work and len(seen) <= MAX_CODES:
+        item = work.pop()
+        for const in item.code.co_consts:
+            if isinstance(const, types.CodeType) and const not in seen:
+                seen.add(const)
+                work.append(_Code(const, item.fn, {}))
+        globals_id = id(item.fn.__globals__)
+        for op in info(item.code).ops.values():
+            access = access_of(op, item.static, globals_id)
+            if access is not None:
+                kind, name, ident, write = access
+                shape.setdefault((kind, name), set()).add((ident, write))
+            if op.kind != "call" or op.a is None:
+                continue
+            callee = item.static(op.a)
+            if callee is not MISSING:
+                owner = item.static(op.a[1]) if op.a[0] == "method" else MISSING
+                push(callee, owner)
+            elif op.a[0] in ("attr", "method"):
+                for other in names.by_name.get(str(op.a[2]), ()):
+                    push(other)
+    keep.append(shape)
+    return shape
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+class RaceProbe:
+    """An engine policy: places contexts inside the running context's conflict windows."""
+
+    def __init__(self, scenario: Scenario, bound: int) -> None:
+        self.include = include_filter(scenario)
+        self.bound = bound
+        self.made = 0
+        self._next = 0 if bound > 0 else -1
+        self.shapes: dict[str, Shape] | None = None
+        self.keep: list[object] = []
+        # (running context, other context) -> for each access of the first that conflicted
+        # with the second's footprint, the frames it was made in (its frame and the callers):
+        # a window is open in each of them
+        self.opened: dict[tuple[str, str], list[list[types.FrameType]]] = {}
+
+    def next_point(self) -> int:
+        return self._next
+
+    def changed(self, engine: Engine) -> None:
+        """A context fired or ended: go on deciding at the next point (not past the horizon)."""
+        if self._next >= 0:
+            self._next = -1 if engine.past_horizon() else engine.tracer.count()
+
+    def _shapes(self, engine: Engine) -> dict[str, Shape]:
+        if self.shapes is None:
+            names = _Names(self.include)
+            setup = engine.world()
+            self.shapes = {c.name: shape_of(c.fn, self.include, names, self.keep)
+                           for c in setup.contexts}  # fmt: skip
+            self.shapes[TASK] = shape_of(setup.task_fn, self.include, names, self.keep)
+        return self.shapes
+
+    def choose(self, point: int, engine: Engine) -> str | None:
+        if self.made >= self.bound or engine.past_horizon():
+            self._next = -1  # nothing more to place: the rest runs at full speed
+            return None
+        self._next = point + 1
+        code, offset = engine.at
+        op = info(code).ops.get(offset) if code is not None else None
+        frame = _frame_of(code)
+        if op is None or frame is None:
+            return None
+        live = frame
+
+        def resolve(src: Src) -> Any:
+            return evaluate(src, live)
+
+        access = access_of(op, resolve, id(frame.f_globals))
+        if access is None:
+            return None
+        shapes = self._shapes(engine)
+        running = engine.running()
+        placeable = engine.placeable()
+        chosen = None
+        for name, shape in shapes.items():
+            if name == running or not conflicts(access, shape):
+                continue
+            opened = self.opened.setdefault((running, name), [])
+            if chosen is None and name in placeable and _in_window(frame, opened):
+                chosen = name  # a window: this frame (or a callee) made a conflicting access
+            opened.append(_stack(frame))
+        if chosen is not None:
+            self.made += 1
+        return chosen
+
+
+def _frame_of(code: types.CodeType | None) -> types.FrameType | None:
+    """The running frame of `code` (the point the tracer stopped at is in it)."""
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return frame
+
+
+def _stack(frame: types.FrameType) -> list[types.FrameType]:
+    """`frame` and its callers (kept alive, so their ids are theirs while the run lasts)."""
+    out: list[types.FrameType] = []
+    f: types.FrameType | None = frame
+    while f is not None and len(out) < MAX_DEPTH:
+        out.append(f)
+        f = f.f_back
+    return out
+
+
+def _in_window(frame: types.FrameType, opened: list[list[types.FrameType]]) -> bool:
+    """Did `frame`, or a function it called, make one of the `opened` accesses? (A window is
+    two conflicting accesses of one function's activation: not the scheduler loop's access
+    and then any access of any task it runs.)"""
+    return any(any(f is frame for f in stack) for stack in opened)
+
+
+def first_run(engine: Engine, scenario: Scenario, bound: int) -> tuple[Outcome, bool]:
+    """The race-directed first run (to its end, like a warm-up). Returns its outcome and
+    whether it placed anything (if not, it was the run with nothing placed)."""
+    probe = RaceProbe(scenario, bound)
+    out = engine.run([], leaf=True, policy=probe, to_end=True)
+    return out, bool(out.placed)
