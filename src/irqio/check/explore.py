@@ -132,6 +132,7 @@ class Result:
             "verdict": self.verdict,
             "ok": self.ok,
             "schedules": self.schedules_run,
+            "executions": self.executions,
             "pruned": self.pruned,
             "seconds": round(self.elapsed, 4),
             "points": self.points,
@@ -293,33 +294,40 @@ def explore(
 def _first_run(
     engine: Engine, scenario: Scenario, result: Result, bound: int
 ) -> tuple[search.Found | None, bool]:
-    """The race-directed first run (`irqio.check.race_probe`), before the exhaustive search.
-    Returns the failure it found (None if none) and whether the search still needs its
-    warm-up (the first run placed something, so it was not the run with nothing placed).
+    """The race-directed first runs (`irqio.check.race_probe`), before the exhaustive search:
+    the window in the preempted context, then (if a placed context can be split) in the
+    placed one. Returns the failure found (None if none) and whether the search still needs
+    its warm-up (no first run was the run with nothing placed).
 
     A failure is kept only if its placements replay to the same failure: the replay makes the
     handle the report prints, and is not counted when it confirms the run (as shrinking and
     explaining are not); one that does not confirm is a run like any other, and counted. A
     first run that imported modules (first-time work, which shifts point numbers) is not
     replayed: it is made once more, now warm, and counted."""
-    for _ in range(2):
+    warm = True
+    early = False
+    tries = 0
+    while tries < 3:
+        tries += 1
         modules = len(sys.modules)
-        out, placed = race_probe.first_run(engine, scenario, bound)
+        out, probe = race_probe.first_run(engine, scenario, bound, early)
         result.executions += 1
-        if out.failure is None or not out.placed:
-            return None, placed
-        if len(sys.modules) != modules:
-            continue  # imported: later runs number points differently
-        again = engine.run(out.placed, leaf=True)
-        if not shrink.same_failure(again.failure, out.failure):
+        warm = warm and bool(out.placed)
+        if out.failure is not None and out.placed:
+            if len(sys.modules) != modules:
+                continue  # imported: later runs number points differently; again, warm
+            again = engine.run(out.placed, leaf=True)
+            if shrink.same_failure(again.failure, out.failure):
+                result.schedules_run = result.executions
+                result.contexts = out.context_names
+                result.points = out.horizon
+                result.strategy = "the race-directed first run"
+                return search.Found(again, list(out.placed)), warm
             result.executions += 1
-            return None, True
-        result.schedules_run = result.executions
-        result.contexts = out.context_names
-        result.points = out.horizon
-        result.strategy = "the race-directed first run"
-        return search.Found(again, list(out.placed)), True
-    return None, True
+        if early or out.failure is not None or not race_probe.more(probe, out, bound):
+            break
+        early = True
+    return None, warm
 
 
 def _first_alone(

@@ -97,6 +97,18 @@ def access_of(op: Op, resolve: Resolve, globals_id: int | None) -> Access | None
     return None
 
 
+def under_construction(op: Op, code: types.CodeType) -> bool:
+    """An access of `self` inside its `__init__`: an object no other context can see yet."""
+    src = op.a
+    return (
+        code.co_name == "__init__"
+        and code.co_argcount > 0
+        and src is not None
+        and src[0] == "fast"
+        and src[1] == code.co_varnames[0]
+    )
+
+
 def conflicts(access: Access, shape: Shape) -> bool:
     """Does `access` conflict with a footprint: the same location (the same object, where
     both name one), one of the two a write?"""
@@ -199,11 +211,17 @@ def shape_of(entry: Any, include: Callable[[str], bool], names: _Names, keep: li
     seen: set[types.CodeType] = set()
     work: list[_Code] = []
 
-    def push(obj: Any, owner: Any = MISSING) -> None:
+    def push(obj: Any, owner: Any = MISSING, through: int = 0) -> None:
         if isinstance(obj, types.MethodType):
             obj, owner = obj.__func__, obj.__self__
         fn = obj if isinstance(obj, types.FunctionType) else _function_of(obj)
-        if fn is None or fn.__code__ in seen or not include(fn.__code__.co_filename):
+        if fn is None or fn.__code__ in seen:
+            return
+        if not include(fn.__code__.co_filename):
+            # Untraced code records nothing, but a wrapper (`s.run(main)` runs `main` from
+            # irqio.check) leads to traced code through its closure.
+            for value in _closure(fn).values() if through > 0 else ():
+                push(value, MISSING, through - 1)
             return
         seen.add(fn.__code__)
         known = {}
@@ -212,7 +230,7 @@ def shape_of(entry: Any, include: Callable[[str], bool], names: _Names, keep: li
             keep.append(owner)
         work.append(_Code(fn.__code__, fn, known))
 
-    push(entry)
+    push(entry, MISSING, 2)
     while work and len(seen) <= MAX_CODES:
         item = work.pop()
         for const in item.code.co_consts:
@@ -221,6 +239,8 @@ def shape_of(entry: Any, include: Callable[[str], bool], names: _Names, keep: li
                 work.append(_Code(const, item.fn, {}))
         globals_id = id(item.fn.__globals__)
         for op in info(item.code).ops.values():
+            if under_construction(op, item.code):
+                continue
             access = access_of(op, item.static, globals_id)
             if access is not None:
                 kind, name, ident, write = access
@@ -244,9 +264,12 @@ def shape_of(entry: Any, include: Callable[[str], bool], names: _Names, keep: li
 class RaceProbe:
     """An engine policy: places contexts inside the running context's conflict windows."""
 
-    def __init__(self, scenario: Scenario, bound: int) -> None:
+    def __init__(self, scenario: Scenario, bound: int, early: bool = False) -> None:
+        """`early`: the window is in the context to place, not in the running one (see
+        `splittable`): place it at the running context's first conflicting access."""
         self.include = include_filter(scenario)
         self.bound = bound
+        self.early = early
         self.made = 0
         self._next = 0 if bound > 0 else -1
         self.shapes: dict[str, Shape] | None = None
@@ -281,7 +304,7 @@ class RaceProbe:
         code, offset = engine.at
         op = info(code).ops.get(offset) if code is not None else None
         frame = _frame_of(code)
-        if op is None or frame is None:
+        if op is None or frame is None or under_construction(op, frame.f_code):
             return None
         live = frame
 
@@ -299,12 +322,28 @@ class RaceProbe:
             if name == running or not conflicts(access, shape):
                 continue
             opened = self.opened.setdefault((running, name), [])
-            if chosen is None and name in placeable and _in_window(frame, opened):
-                chosen = name  # a window: this frame (or a callee) made a conflicting access
+            if chosen is None and name in placeable:
+                if _in_window(frame, opened):
+                    chosen = name  # a window: this frame (or a callee) made a conflicting access
+                elif self.early and self.made == 0 and splittable(shape, shapes[running]):
+                    chosen = name  # its own window, to be split by the next placement
             opened.append(_stack(frame))
         if chosen is not None:
             self.made += 1
         return chosen
+
+
+def splittable(placed: Shape, running: Shape) -> bool:
+    """Does the context to place hold two accesses that conflict with the running context's
+    footprint (so a later placement inside it, between them, can race)?"""
+    found = 0
+    for (kind, name), seen in placed.items():
+        for ident, write in seen:
+            if conflicts((kind, name, ident, write), running):
+                found += 1
+                if found >= 2:
+                    return True
+    return False
 
 
 def _frame_of(code: types.CodeType | None) -> types.FrameType | None:
@@ -332,9 +371,27 @@ def _in_window(frame: types.FrameType, opened: list[list[types.FrameType]]) -> b
     return any(any(f is frame for f in stack) for stack in opened)
 
 
-def first_run(engine: Engine, scenario: Scenario, bound: int) -> tuple[Outcome, bool]:
-    """The race-directed first run (to its end, like a warm-up). Returns its outcome and
-    whether it placed anything (if not, it was the run with nothing placed)."""
-    probe = RaceProbe(scenario, bound)
+def more(probe: RaceProbe, out: Outcome, bound: int) -> bool:
+    """After a first run that found nothing (`out`, made by `probe`): is a second one worth
+    making, with the window in the placed context (`RaceProbe`'s `early`)? Only if a placed
+    context can be split within the bound (a thread task context takes back, a handler
+    another nests in) and some context holds such a window against another's footprint."""
+    handlers = len(out.context_names) - len(out.threads)
+    if bound < 2 or not (out.threads or handlers >= 2) or probe.shapes is None:
+        return False
+    shapes = probe.shapes
+    return any(
+        splittable(shapes[placed], shapes[other])
+        for placed in out.context_names
+        for other in shapes
+        if other != placed and placed in shapes
+    )
+
+
+def first_run(engine: Engine, scenario: Scenario, bound: int, early: bool = False
+              ) -> tuple[Outcome, RaceProbe]:  # fmt: skip
+    """One race-directed first run (to its end, like a warm-up): its outcome (if it placed
+    nothing, `out.placed` is empty: it was the run with nothing placed) and its policy."""
+    probe = RaceProbe(scenario, bound, early)
     out = engine.run([], leaf=True, policy=probe, to_end=True)
-    return out, bool(out.placed)
+    return out, probe
