@@ -201,6 +201,7 @@ def explore(
     ray: str | None = None,
     depth: int | None = None,
     shrink_failures: bool = True,
+    first_runs: bool = True,
 ) -> Result:
     """Explore `scenario` (a `@scenario` function).
 
@@ -212,6 +213,8 @@ def explore(
         `replay`, a handle from a failed Result).
     jobs: split the search over this many processes (results identical to jobs=1); ray: the
         same on a Ray cluster ("auto", "local" or an address).
+    first_runs: exhaustive mode starts with the race-directed first runs
+        (`irqio.check.race_probe`); False: the search alone.
     progress: called as progress(done, total, schedules run) now and then.
     """
     if not isinstance(scenario, Scenario):
@@ -239,8 +242,11 @@ def explore(
     if jobs > 1 or ray is not None:
         from irqio.check.parallel import explore_parallel
 
-        if mode == "exhaustive" and _first_alone(scenario, result, bound, reduce,
-                                                 shrink_failures):  # fmt: skip
+        if (
+            first_runs
+            and mode == "exhaustive"
+            and _first_alone(scenario, result, bound, reduce, shrink_failures)
+        ):
             return result
         explore_parallel(scenario, result, bound, runs or 1000, jobs, ray, progress, reduce,
                          shrink_failures)  # fmt: skip
@@ -254,7 +260,7 @@ def explore(
         t0 = time.perf_counter()
         try:
             first, warm = None, True
-            if mode == "exhaustive" and bound > 0:
+            if first_runs and mode == "exhaustive" and bound > 0:
                 first, warm = _first_run(engine, scenario, result, bound)
             if first is None and warm:
                 # One run first: imports and other first-time work must not shift points.

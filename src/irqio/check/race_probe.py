@@ -277,7 +277,7 @@ class RaceProbe:
         # (running context, other context) -> for each access of the first that conflicted
         # with the second's footprint, the frames it was made in (its frame and the callers):
         # a window is open in each of them
-        self.opened: dict[tuple[str, str], list[list[types.FrameType]]] = {}
+        self.opened: dict[tuple[str, str], list[tuple[list[types.FrameType], Access]]] = {}
 
     def next_point(self) -> int:
         return self._next
@@ -323,11 +323,11 @@ class RaceProbe:
                 continue
             opened = self.opened.setdefault((running, name), [])
             if chosen is None and name in placeable:
-                if _in_window(frame, opened):
+                if _in_window(frame, access, opened, shape):
                     chosen = name  # a window: this frame (or a callee) made a conflicting access
                 elif self.early and self.made == 0 and splittable(shape, shapes[running]):
                     chosen = name  # its own window, to be split by the next placement
-            opened.append(_stack(frame))
+            opened.append((_stack(frame), access))
         if chosen is not None:
             self.made += 1
         return chosen
@@ -364,11 +364,43 @@ def _stack(frame: types.FrameType) -> list[types.FrameType]:
     return out
 
 
-def _in_window(frame: types.FrameType, opened: list[list[types.FrameType]]) -> bool:
-    """Did `frame`, or a function it called, make one of the `opened` accesses? (A window is
-    two conflicting accesses of one function's activation: not the scheduler loop's access
-    and then any access of any task it runs.)"""
-    return any(any(f is frame for f in stack) for stack in opened)
+def _in_window(
+    frame: types.FrameType,
+    access: Access,
+    opened: list[tuple[list[types.FrameType], Access]],
+    other: Shape,
+) -> bool:
+    """Is `access` (made in `frame`) the second of a window the `other` context can split?
+    The first is an earlier access that conflicted with `other` too, made in this frame or in
+    a function it called (not the scheduler loop's access and then any access of any task it
+    runs), and the two are a pair whose order matters: the same location with an access of
+    `other` between them that no serial order explains (read-write-read, write-write-read,
+    read-write-write, write-read-write: AVIO's unserializable interleavings), or two
+    locations of one object (a check of one field and an act on another)."""
+    kind, name, ident, write = access
+    for stack, first in opened:
+        if not any(f is frame for f in stack):
+            continue
+        k1, n1, i1, w1 = first
+        if (k1, n1) == (kind, name) and _same(i1, ident):
+            for i2, w2 in other.get((kind, name), ()):
+                if _same(i2, ident) and _unserializable(w1, w2, write):
+                    return True
+        elif _same(i1, ident):
+            return True
+    return False
+
+
+def _same(a: int | None, b: int | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _unserializable(first: bool, between: bool, second: bool) -> bool:
+    """(write?) of the preempted side's two accesses and of the other side's access between
+    them, on one location: does the interleaving differ from both serial orders?"""
+    if not first:
+        return between  # read-write-read, read-write-write
+    return between if not second else not between  # write-write-read, write-read-write
 
 
 def more(probe: RaceProbe, out: Outcome, bound: int) -> bool:
