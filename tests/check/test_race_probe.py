@@ -164,3 +164,18 @@ def test_an_object_under_construction_is_not_shared() -> None:
     bump = Counter.bump.__code__
     assert not any(under_construction(op, bump) for op in info(bump).ops.values())
     assert access_of(writes[0], lambda src: None, None) is not None
+
+
+def test_a_hint_that_fails_never_fails_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irqio.check import race_probe
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("cannot read this operand")
+
+    monkeypatch.setattr(race_probe, "access_of", broken)
+    for sc in (deep_lost_update, signal_before_publish):
+        result = explore(sc)
+        assert result.strategy is None  # the first runs placed nothing: the search found it
+        assert result.failure is not None and "raised" not in result.failure.text
+        assert result.replay == explore(sc, first_runs=False).replay
+    assert explore(two_windows, preemptions=1).ok

@@ -301,6 +301,15 @@ class RaceProbe:
             self._next = -1  # nothing more to place: the rest runs at full speed
             return None
         self._next = point + 1
+        try:
+            return self._choose(engine)
+        except Exception:
+            # A hint must never fail a run: an operand that cannot be read this way (an odd
+            # object, a frame gone) ends the placing, and the run goes on as it is.
+            self._next = -1
+            return None
+
+    def _choose(self, engine: Engine) -> str | None:
         code, offset = engine.at
         op = info(code).ops.get(offset) if code is not None else None
         frame = _frame_of(code)
