@@ -191,6 +191,7 @@ def test_a_hint_that_fails_never_fails_a_run(monkeypatch: pytest.MonkeyPatch) ->
     assert out.placed  # it had placed the thread when the hint failed
     assert out.failure is None or out.failure.kind != "exception"
     # and explore, which replays a first run's failure before it believes it, agrees
-    assert explore(signal_before_publish).replay == explore(
-        signal_before_publish, first_runs=False
-    ).replay
+    assert (
+        explore(signal_before_publish).replay
+        == explore(signal_before_publish, first_runs=False).replay
+    )
