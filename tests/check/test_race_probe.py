@@ -195,3 +195,41 @@ def test_a_hint_that_fails_never_fails_a_run(monkeypatch: pytest.MonkeyPatch) ->
         explore(signal_before_publish).replay
         == explore(signal_before_publish, first_runs=False).replay
     )
+
+
+class Pair:
+    def __init__(self) -> None:
+        self.a = 0
+        self.b = 0
+
+
+@scenario(preemptions=2, modules=["@scenario"])
+def after_a_thread_ends(s: Setup) -> None:
+    box = Pair()
+
+    def task() -> None:
+        n = box.a
+        box.a = n + 1  # the thread's store in between is lost
+        m = box.b
+        box.b = m + 1  # and the handler's here
+
+    def thread() -> None:
+        box.a = 10
+
+    def isr() -> None:
+        box.b += 1
+
+    s.task(task)
+    s.thread(thread, "t")
+    s.handler(isr, "isr")
+    s.at_end(lambda: not (box.a == 1 and box.b == 1), "not both lost")
+
+
+def test_the_first_runs_place_nothing_after_a_placed_thread_ended() -> None:
+    # Both losses need the handler placed after the thread, placed first, has ended: a
+    # schedule the exhaustive tree does not hold (`search.next_horizon`), so the first runs
+    # must not report it either (the verdict is the search's).
+    with_first = explore(after_a_thread_ends)
+    alone = explore(after_a_thread_ends, first_runs=False)
+    assert with_first.verdict == alone.verdict == "SAFE"
+    assert (with_first.schedules_run, with_first.pruned) == (alone.schedules_run, alone.pruned)

@@ -271,6 +271,7 @@ class RaceProbe:
         self.bound = bound
         self.early = early
         self.made = 0
+        self.last: str | None = None  # the context placed last
         self._next = 0 if bound > 0 else -1
         self.shapes: dict[str, Shape] | None = None
         self.keep: list[object] = []
@@ -297,7 +298,7 @@ class RaceProbe:
         return self.shapes
 
     def choose(self, point: int, engine: Engine) -> str | None:
-        if self.made >= self.bound or engine.past_horizon():
+        if self.made >= self.bound or engine.past_horizon() or self._thread_ended(engine):
             self._next = -1  # nothing more to place: the rest runs at full speed
             return None
         self._next = point + 1
@@ -339,7 +340,18 @@ class RaceProbe:
             opened.append((_stack(frame), access))
         if chosen is not None:
             self.made += 1
+            self.last = chosen
         return chosen
+
+    def _thread_ended(self, engine: Engine) -> bool:
+        """The thread placed last has finished: the exhaustive tree places nothing after a
+        thread's end in that branch (`search.next_horizon`), so neither does this run."""
+        last = self.last
+        if last is None or last == TASK:
+            return False
+        if not any(c.name == last and c.kind == "thread" for c in engine.world().contexts):
+            return False
+        return engine.running() != last and last not in engine.placeable()
 
 
 def splittable(placed: Shape, running: Shape) -> bool:
