@@ -1,28 +1,35 @@
-"""The race-directed first run: one schedule, chosen while it runs, that is the likeliest to race.
+"""The race-directed first runs: schedules chosen while they run, the likeliest to race.
 
 Exhaustive search starts from the run with nothing placed and places contexts in point order,
 so a race deep in task context's code waits behind every earlier placement and its subtree.
-Before that search, the explorer makes one run that places contexts where races hide, the
-rule of race-directed testing (Sen, "Race Directed Random Testing of Concurrent Programs",
-PLDI 2008; Park, Sen, "Randomized Active Atomicity Violation Detection", FSE 2008) and of
+Before that search, the explorer makes a run that places contexts where races hide, the rule
+of race-directed testing (Sen, "Race Directed Random Testing of Concurrent Programs", PLDI
+2008; Park, Sen, "Randomized Active Atomicity Violation Detection", FSE 2008) and of
 atomicity-violation detectors (Lu, Tucek, Qin, Zhou, "AVIO", ASPLOS 2006): *preempt a context
-inside a window between two of its accesses that both conflict with the other context*, the
-classic read ... write of a counter, or test ... act of a flag and the waiter it records.
+inside a window between two of its accesses that the other context can split*: one location
+with an access of the other between them that no serial order explains (the read ... write of
+a counter), or two locations of one object (the test of a flag ... the act on the waiter it
+records).
 
-The other context has not run yet, so what it touches is read from its code: every access of
-the code objects reachable from its function (nested code, functions and methods it calls,
-resolved through its globals and closure, or by name among the traced modules' functions),
-by location name only (attribute `x`, global `g`, the items of container `q`). The running
-context's accesses are the points it runs, in order. At each point, for each context that could
-be placed (within the preemption bound, and before the run's horizon, so the schedule is one
-of the exhaustive tree's): if this point's access conflicts with that context's footprint and
-an earlier access of the running context did too, place it here.
+The other context has not run yet, so what it touches is read from its code (`shape_of`): the
+accesses of the code objects reachable from its function (nested code, functions and methods
+it calls, resolved through its globals, closure and `self`, or by name among the traced
+modules' functions), by location (attribute `x`, global `g`, the items of container `q`) and,
+where the code names it, by object. The running context's accesses are the points it runs,
+read against its live frame. At each point, for each context that could be placed (within the
+preemption bound, before the run's horizon and not after a thread placed last has ended, so
+the schedule is one of the exhaustive tree's), if this point's access closes a window of the
+running function (or of a function it called) against that context's footprint, it is placed
+here. A second run (`early`) puts the window on the other side: a context holding two
+accesses that conflict with the running context's footprint is placed at the running
+context's first conflicting access, to be split by the next placement (a thread that task
+context takes back, a handler another nests in).
 
-The first run is a real schedule, so a failure it finds is real; the explorer replays its
-placements once more (the first run also did first-time work, such as imports, that can shift
-point numbers) and reports it only if the replay fails the same way. Otherwise the search goes
-on exactly as it would have without it: the first run changes no verdict, no explored set and
-no count of the search; it can only end the search before it starts.
+A first run is a real schedule, so a failure it finds is real; `irqio.check.explore` keeps it
+only if its placements replay to the same failure (a first run that imported modules is made
+again: imports shift point numbers). Otherwise the search goes on exactly as it would have
+without them: the first runs change no verdict, no explored set and no count of the search;
+they can only end the search before it starts.
 """
 
 from __future__ import annotations
