@@ -226,10 +226,11 @@ def after_a_thread_ends(s: Setup) -> None:
 
 
 def test_the_first_runs_place_nothing_after_a_placed_thread_ended() -> None:
-    # Both losses need the handler placed after the thread, placed first, has ended: a
-    # schedule the exhaustive tree does not hold (`search.next_horizon`), so the first runs
-    # must not report it either (the verdict is the search's).
+    # Both losses need the handler placed after the thread, placed first, has ended
+    # (t@2,isr@9 replays to the failure): a schedule the exhaustive tree does not hold today
+    # (`search.next_horizon` ends a thread's branch at its end), so the first runs must not
+    # report it either: the verdict is the search's, whatever the search holds.
     with_first = explore(after_a_thread_ends)
     alone = explore(after_a_thread_ends, first_runs=False)
-    assert with_first.verdict == alone.verdict == "SAFE"
+    assert with_first.verdict == alone.verdict
     assert (with_first.schedules_run, with_first.pruned) == (alone.schedules_run, alone.pruned)
