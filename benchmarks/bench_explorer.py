@@ -3,8 +3,14 @@
 Part 1, the peers, on the thread races of `explorer_races.py` (lost update, check-then-act,
 publish-after-signal with a foreign thread, a bug that needs two preemptions), each tool with
 its exhaustive search at two preemptions (frontrun: DPOR; interleave-test: CHESS-style DFS;
-ploom: DFS; irqio: exhaustive with its partial-order reduction): was the bug found, after how
-many schedules, in how many seconds, and how long the full search of the fixed program takes.
+ploom: DFS; irqio: its race-directed first runs, then exhaustive search with its partial-order
+reduction): was the bug found, after how many schedules, in how many seconds, and how long the
+full search of the fixed program takes. A schedule is one execution of the program, counted
+the same way for every tool: every execution until the first failing one, that one included
+(irqio: its first runs and its warm-up run too, `Result.executions`; frontrun: `num_explored`,
+its reproduction runs switched off; interleave-test: the failing iteration + 1; ploom: its
+executions). Runs made after the failure to report it (irqio's replay of the failing schedule
+that checks its handle, shrinking, explaining) are not counted, for any tool.
 Each case runs in a fresh process. A peer missing from the environment is installed with pip
 first (`--no-install` to skip); each supports the Pythons it says (interleave-test 3.12+,
 ploom 3.13+), and a peer that cannot run here is shown as such.
@@ -263,7 +269,8 @@ def _print(console: Console, summary: dict[str, Any]) -> None:
     if "peers" in summary:
         table = Table(title="irqio check beside its peers: thread races, exhaustive at 2 "
                             "preemptions (schedules and seconds to the first failure; full "
-                            "search of the fixed program)")  # fmt: skip
+                            "search of the fixed program; a schedule is one execution of the "
+                            "program, every one counted)")  # fmt: skip
         for col in ("program", "tool", "found", "schedules", "seconds", "full search",
                     "full s"):  # fmt: skip
             table.add_column(col, justify="left" if col in ("program", "tool") else "right")

@@ -1,7 +1,8 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
 # per process; the last line it prints is one JSON object of results. Usage:
 #   micropython measure.py KIND LIB [N]
-# KIND: import | idle | wake | switch | queue | batch | queue2     LIB: irqio | tsf | hinch
+# KIND: import | idle | wake | switch | queue | batch | queue2 | produce
+# LIB: irqio | tsf | hinch | floor (produce only)
 import _thread
 import asyncio
 import gc
@@ -212,6 +213,37 @@ async def queue2(n):
     result("queue2_expected", 2 * n)
 
 
+def produce(n):
+    # What one item costs the producer alone (no consumer running): 255 puts into a queue with
+    # room, timed; then the queue is emptied, untimed. Whoever runs the producer pays this per
+    # item, so it bounds the throughput of the queue benchmark above.
+    if LIB == "floor":  # the least a producer can do: one Python call that appends
+        from collections import deque
+
+        ring = deque((), 256, 1)
+        append = ring.append
+
+        def put(item):
+            append(item)
+
+        take = ring.popleft
+    else:
+        q = make_queue(256)
+        put = q.offer if LIB == "irqio" else q.put_sync
+        take = q.get_nowait if LIB == "irqio" else q.get_sync
+    us = 0
+    done = 0
+    while done < n:
+        t0 = time.ticks_us()
+        for i in range(255):
+            put(i)
+        us += time.ticks_diff(time.ticks_us(), t0)
+        for _ in range(255):
+            take()
+        done += 255
+    result("produce_ns_per_item", int(us * 1000 / done))
+
+
 if KIND == "import":
     measure_import()
 elif KIND == "idle":
@@ -226,4 +258,6 @@ elif KIND == "batch":
     asyncio.run(queue(N or 50000, batch=True))
 elif KIND == "queue2":
     asyncio.run(queue2(N or 50000))
+elif KIND == "produce":
+    produce(N or 50000)
 print(json.dumps(RESULTS))

@@ -35,3 +35,13 @@ def test_bench_micropython_smoke(micropython_unix: Path, monkeypatch: pytest.Mon
     assert rows["irqio"]["queue_items_per_s"] > 0 and rows["irqio"]["batch_items_per_s"] > 0
     targets = {t["target"] for t in data["targets"]}
     assert any(t.startswith("idle") for t in targets) and any("wake p99" in t for t in targets)
+    # the producer's cost and the floor it is compared with are measured, the rounds kept
+    assert rows["irqio"]["produce_ns_per_item"] > 0 and rows["irqio"]["floor_ns_per_item"] > 0
+    assert len(rows["irqio"]["queue_items_per_s_rounds"]) >= 1
+
+
+def test_paired_ratio_is_the_median_of_round_ratios() -> None:
+    module = bench.load(ROOT / "benchmarks", "micropython")
+    # a slow spell in round 2 hits both sides: the paired ratio stays 2, the medians' would not
+    assert module.paired_ratio([200, 20, 220], [100, 10, 110]) == 2
+    assert module.paired_ratio([1, 2], [1]) is None and module.paired_ratio(None, [1]) is None

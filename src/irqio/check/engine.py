@@ -195,6 +195,8 @@ class Engine:
         # Bound once: a run hands these to its world (a bound method is made at each access).
         self._hooks = (self._on_idle, self._on_idle_fd, self._line_ran, self._note,
                        self._on_point)  # fmt: skip
+        # where the point a policy is asked about lies (code, offset)
+        self.at: tuple[CodeType | None, int] = (None, 0)
         _Watchdog.watch(self)
 
     def close(self) -> None:
@@ -491,6 +493,7 @@ class Engine:
         try:
             self._deadline = time.monotonic() + self.run_seconds
             if self._policy is not None and point == self._policy.next_point():
+                self.at = (code, offset)
                 name = self._policy.choose(point, self)
                 if name is not None:
                     self._placements.insert(self._k, (point, name))
@@ -587,7 +590,16 @@ class Engine:
         finally:
             self._in_engine = True
 
-    # -- what a policy (PCT) may look at -------------------------------------------------
+    # -- what a policy (PCT, the race-directed first run) may look at ---------------------
+
+    def world(self) -> Setup:
+        """The run's `Setup`: its contexts and task context."""
+        return self._setup
+
+    def past_horizon(self) -> bool:
+        """A context has fired unplaced (or task context ended): no placement of the
+        exhaustive tree lies beyond this."""
+        return self._horizon is not None
 
     def running(self) -> str:
         """The context that has the CPU: a handler on top of its stack, a thread, task."""

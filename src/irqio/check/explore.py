@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import gc
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from irqio.check import search, shrink, walks
+from irqio.check import race_probe, search, shrink, walks
 from irqio.check.clock import virtual_controller_clock
 from irqio.check.engine import Engine, quiet_abandoned_coroutines
 from irqio.check.outcome import Failure, Outcome, Preemption
@@ -48,6 +49,10 @@ class Result:
         self.jobs = 1
         self.backend = ""
         self.interrupted = False
+        # Every run of the scenario up to the verdict: the race-directed first run and the
+        # warm-up (exhaustive mode) and the schedules run; not the runs that replay, shrink
+        # and explain a failure once found.
+        self.executions = 0
 
     @property
     def invariant(self) -> str | None:
@@ -127,6 +132,7 @@ class Result:
             "verdict": self.verdict,
             "ok": self.ok,
             "schedules": self.schedules_run,
+            "executions": self.executions,
             "pruned": self.pruned,
             "seconds": round(self.elapsed, 4),
             "points": self.points,
@@ -195,6 +201,7 @@ def explore(
     ray: str | None = None,
     depth: int | None = None,
     shrink_failures: bool = True,
+    first_runs: bool = True,
 ) -> Result:
     """Explore `scenario` (a `@scenario` function).
 
@@ -206,6 +213,8 @@ def explore(
         `replay`, a handle from a failed Result).
     jobs: split the search over this many processes (results identical to jobs=1); ray: the
         same on a Ray cluster ("auto", "local" or an address).
+    first_runs: exhaustive mode starts with the race-directed first runs
+        (`irqio.check.race_probe`); False: the search alone.
     progress: called as progress(done, total, schedules run) now and then.
     """
     if not isinstance(scenario, Scenario):
@@ -233,8 +242,16 @@ def explore(
     if jobs > 1 or ray is not None:
         from irqio.check.parallel import explore_parallel
 
-        return explore_parallel(scenario, result, bound, runs or 1000, jobs, ray, progress,
-                                reduce, shrink_failures)  # fmt: skip
+        if (
+            first_runs
+            and mode == "exhaustive"
+            and _first_alone(scenario, result, bound, reduce, shrink_failures)
+        ):
+            return result
+        explore_parallel(scenario, result, bound, runs or 1000, jobs, ray, progress, reduce,
+                         shrink_failures)  # fmt: skip
+        result.executions += result.schedules_run + 1  # and the master's warm-up
+        return result
     with virtual_controller_clock(), quiet_abandoned_coroutines():
         engine = Engine(scenario, record_untraced=reduce and mode in ("exhaustive", "portfolio"))
         engine.quiet = True  # inside quiet_abandoned_coroutines() already
@@ -242,18 +259,29 @@ def explore(
         gc_was_enabled = gc.isenabled()
         t0 = time.perf_counter()
         try:
-            # One run first: imports and other first-time work must not shift points. (Counted
-            # to the end, like every run that could spin: see the engine's spin handling.)
-            engine.run([], leaf=True, to_end=True)
+            first, warm = None, True
+            if first_runs and mode == "exhaustive" and bound > 0:
+                first, warm = _first_run(engine, scenario, result, bound)
+            if first is None and warm:
+                # One run first: imports and other first-time work must not shift points.
+                # (Counted to the end, like every run that could spin: see the engine's spin
+                # handling.) The first run, if it placed nothing, was that run.
+                engine.run([], leaf=True, to_end=True)
+                result.executions += 1
             engine.runs = 0
             gc.disable()  # collection runs finalizers at arbitrary points: keep runs the same
-            t0 = time.perf_counter()
-            found = _search(engine, result, bound, mode, runs or 1000, placements, progress,
-                            reduce)  # fmt: skip
-            result.schedules_run = engine.runs
+            if first is None:
+                t0 = time.perf_counter()
+                found = _search(engine, result, bound, mode, runs or 1000, placements, progress,
+                                reduce)  # fmt: skip
+                result.schedules_run = engine.runs
+                result.executions += engine.runs
+            else:
+                found = first
             if found is not None:
                 finish(engine, result, found, shrink_failures and mode != "replay",
-                       moves=mode != "exhaustive")  # fmt: skip
+                       moves=mode != "exhaustive" or first is not None,
+                       settle=first is not None)  # fmt: skip
         except KeyboardInterrupt:
             result.interrupted = True
             result.schedules_run = engine.runs
@@ -267,6 +295,71 @@ def explore(
     if result.interrupted:
         raise Interrupted(result)
     return result
+
+
+def _first_run(
+    engine: Engine, scenario: Scenario, result: Result, bound: int
+) -> tuple[search.Found | None, bool]:
+    """The race-directed first runs (`irqio.check.race_probe`), before the exhaustive search:
+    the window in the preempted context, then (if a placed context can be split) in the
+    placed one. Returns the failure found (None if none) and whether the search still needs
+    its warm-up (no first run was the run with nothing placed).
+
+    A failure is kept only if its placements replay to the same failure: the replay makes the
+    handle the report prints, and is not counted when it confirms the run (as shrinking and
+    explaining are not); one that does not confirm is a run like any other, and counted. A
+    first run that imported modules (first-time work, which shifts point numbers) is not
+    replayed: it is made once more, now warm, and counted."""
+    warm = True
+    early = False
+    tries = 0
+    while tries < 3:
+        tries += 1
+        modules = len(sys.modules)
+        out, probe = race_probe.first_run(engine, scenario, bound, early)
+        result.executions += 1
+        warm = warm and bool(out.placed)
+        if out.failure is not None and out.placed:
+            if len(sys.modules) != modules:
+                continue  # imported: later runs number points differently; again, warm
+            again = engine.run(out.placed, leaf=True)
+            if shrink.same_failure(again.failure, out.failure):
+                result.schedules_run = result.executions
+                result.contexts = out.context_names
+                result.points = out.horizon
+                result.strategy = "the race-directed first run"
+                return search.Found(again, list(out.placed)), warm
+            result.executions += 1
+        if early or out.failure is not None or not race_probe.more(probe, out, bound):
+            break
+        early = True
+    return None, warm
+
+
+def _first_alone(
+    scenario: Scenario, result: Result, bound: int, reduce: bool, shrink_failures: bool
+) -> bool:
+    """`-j N` / `--ray`: the first run here, before the split; True if it found the failure
+    (then `result` is complete)."""
+    if bound == 0:
+        return False
+    with virtual_controller_clock(), quiet_abandoned_coroutines():
+        engine = Engine(scenario, record_untraced=reduce)
+        engine.quiet = True
+        result.backend = engine.tracer.backend
+        t0 = time.perf_counter()
+        gc_was_enabled = gc.isenabled()
+        try:
+            found, _ = _first_run(engine, scenario, result, bound)
+            if found is not None:
+                gc.disable()
+                finish(engine, result, found, shrink_failures, settle=True)
+        finally:
+            result.elapsed = time.perf_counter() - t0
+            engine.close()
+            if gc_was_enabled:
+                gc.enable()
+    return found is not None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -370,9 +463,15 @@ def _runs(progress: Progress | None) -> walks.Progress | None:
 
 
 def finish(
-    engine: Engine, result: Result, found: search.Found, shrink_it: bool, moves: bool = True
+    engine: Engine,
+    result: Result,
+    found: search.Found,
+    shrink_it: bool,
+    moves: bool = True,
+    settle: bool = False,
 ) -> None:
-    """Record a failure: shrink it (fewest placements, earliest points), explain it."""
+    """Record a failure: shrink it (fewest placements, earliest points), explain it.
+    `settle`: move placements until none moves (`shrink.shrink`)."""
     out: Outcome = found.outcome
     placements = found.placements
     result.ok = False
@@ -380,7 +479,7 @@ def finish(
     assert out.failure is not None
     if shrink_it and placements:
         smaller, smaller_out, _ = (
-            shrink.shrink(engine, placements, out.failure)
+            shrink.shrink(engine, placements, out.failure, settle)
             if moves
             else _drop_only(engine, placements, out.failure)
         )

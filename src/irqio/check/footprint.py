@@ -522,3 +522,5 @@ def _is_c_heap_type(cls: type) -> bool:
 
 
 MISSING = _MISSING
+# Operands that name no shared object: an unknown one, a fresh one, a returned value.
+UNNAMED = (_MISSING, _FRESH, _RESULT)

@@ -22,6 +22,9 @@ persistent/sleep sets (Godefroid, "Partial-Order Methods for the Verification of
 Systems", LNCS 1032, 1996), here with the scan measured in the run itself so object
 identities are comparable.
 
+`irqio.check.explore` makes the race-directed first runs (`irqio.check.race_probe`) before
+this search; they place contexts as they run and leave the search as it is.
+
 `explore_range` runs the top level over a range of first placements only (of one context, if
 asked); the results of the ranges merge into exactly the serial search (`merge`): the chain
 of representatives in a range that starts inside a class re-joins the serial chain after one

@@ -38,9 +38,11 @@ def same_failure(a: Failure | None, b: Failure | None) -> bool:
 
 
 def shrink(
-    engine: Engine, placements: list[tuple[int, str]], failure: Failure
+    engine: Engine, placements: list[tuple[int, str]], failure: Failure, settle: bool = False
 ) -> tuple[list[tuple[int, str]], Outcome | None, int]:
-    """(smaller failing placements, its outcome or None if unchanged, runs spent)."""
+    """(smaller failing placements, its outcome or None if unchanged, runs spent). `settle`:
+    repeat the moves until none moves (a later placement may move further once an earlier
+    one did), toward the first failing schedule in the exhaustive search's order."""
     runs = 0
     best = list(placements)
     best_out: Outcome | None = None
@@ -65,17 +67,20 @@ def shrink(
                 best, best_out, changed = candidate, out, True
                 break
     # Earliest points, last placement first (an earlier move renumbers what comes after).
-    for i in reversed(range(len(best))):
-        low = best[i - 1][0] + 1 if i else 0
-        point, name = best[i]
-        for p in range(low, point):
-            if runs >= MAX_SHRINK_RUNS:
-                break
-            candidate = [*best[:i], (p, name), *best[i + 1 :]]
-            out = fails(candidate)
-            if out is not None:
-                best, best_out = candidate, out
-                break
+    moved = True
+    while moved:
+        moved = False
+        for i in reversed(range(len(best))):
+            low = best[i - 1][0] + 1 if i else 0
+            point, name = best[i]
+            for p in range(low, point):
+                if runs >= MAX_SHRINK_RUNS:
+                    break
+                candidate = [*best[:i], (p, name), *best[i + 1 :]]
+                out = fails(candidate)
+                if out is not None:
+                    best, best_out, moved = candidate, out, settle
+                    break
     return best, best_out, runs
 
 

@@ -163,7 +163,36 @@ class ContextRing:
         return EMPTY
 
     def take_batch(self, n: int) -> "list[Any]":
-        return [self.poll() for _ in range(n)]
+        """Up to `n` items in `poll`'s order, a ring at a time (the consumer only)."""
+        batch: list[Any] = []
+        take = batch.append
+        cells = self._rings.cells
+        count = len(cells)
+        i = self._next
+        if i >= count:
+            i = 0
+        idle = 0  # rings looked at in a row that had nothing: stop after a full turn
+        while n and idle < count:
+            items = cells[i].items
+            k = len(items)
+            if k:
+                idle = 0
+                if k > n:
+                    k = n
+                n -= k
+                popleft = items.popleft
+                while k:
+                    take(popleft())
+                    k -= 1
+                if not n:
+                    break  # stay on this ring, as `poll` does
+            else:
+                idle += 1
+            i += 1
+            if i >= count:
+                i = 0
+        self._next = i
+        return batch
 
     def __len__(self) -> int:
         total = 0  # a loop, not sum(generator): no allocation
