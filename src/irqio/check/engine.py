@@ -572,6 +572,10 @@ class Engine:
         exhaustive tree lies beyond this."""
         return self._horizon is not None
 
+    def finished_threads(self) -> set[str]:
+        """The foreign threads that have run to their end."""
+        return set(self._finished)
+
     def running(self) -> str:
         """The context that has the CPU: a handler on top of its stack, a thread, task."""
         return self._stacks[self._active][-1]

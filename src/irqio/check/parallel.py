@@ -99,8 +99,9 @@ def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
                                                                  and task["reduce"]))  # fmt: skip
     if mode == "children":
         prefix = [(int(p), str(n)) for p, n in task["prefix"]]
+        points = range(task["start"], task["stop"])
         part = search.explore_children(
-            engine, root, bound, prefix, task["horizon"], range(task["start"], task["stop"])
+            engine, root, bound, prefix, task["horizon"], points, ends=task["ends"]
         )
         return {"reps": [_slim_rep(r) for r in part.reps]}
     if mode == "exhaustive":
@@ -270,12 +271,13 @@ def _rep(data: Slim, engine: Engine) -> search.Rep:
 class _Guess:
     """A first placement the serial search runs, as the master ran it (the child run)."""
 
-    def __init__(self, point: int, name: str, out: Any, leaf: bool, horizon: int) -> None:
+    def __init__(self, point: int, name: str, out: Any, leaf: bool) -> None:
         self.point = point
         self.name = name
         self.out = out
         self.leaf = leaf
-        self.horizon = horizon  # of its children
+        self.horizon = out.horizon  # of its children
+        self.ends = search.thread_ends(out)  # its children's segments
         scan = out.scans[0] if out.scans else None
         self.limit = search.limit_of(scan, point)
 
@@ -290,7 +292,7 @@ def _guess_chain(engine: Engine, root: search.Root, bound: int, name: str) -> li
         placements = [(k, name)]
         leaf = search.is_leaf(placements, free, name, root.threads, bound)
         out = engine.run(placements, leaf, reduce=True)
-        guess = _Guess(k, name, out, leaf, search.next_horizon(out, name, root.threads))
+        guess = _Guess(k, name, out, leaf)
         guesses.append(guess)
         if out.failure is not None:
             break
@@ -327,7 +329,7 @@ def _exhaustive(
         for a, b in itertools.pairwise(edges):
             if b > a:
                 task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
-                        "horizon": g.horizon, "start": a, "stop": b}  # fmt: skip
+                        "horizon": g.horizon, "ends": g.ends, "start": a, "stop": b}  # fmt: skip
                 handles[pool.submit(spec, task)] = (g.point, g.name)
     answers: dict[tuple[int, str], list[search.Search]] = {}
     pending = list(handles)
@@ -364,11 +366,12 @@ def _exhaustive(
 
         def missing_child(point: int, name: str) -> search.Rep:
             part = search.explore_children(engine, root, bound, prefix, g.horizon,
-                                           range(point, point + 1), only=name)  # fmt: skip
+                                           range(point, point + 1), ends=g.ends,
+                                           only=name)  # fmt: skip
             return part.reps[0]
 
         below = search.merge_children(root, prefix, g.horizon, answers.get((g.point, g.name),
-                                      []), missing_child)  # fmt: skip
+                                      []), missing_child, ends=g.ends)  # fmt: skip
         limit = min(g.limit, below.above[0]) if below.above else g.limit
         return search.Rep(g.point, g.name, 1 + below.runs, below.pruned, limit, below.found)
 

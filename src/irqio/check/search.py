@@ -1,9 +1,13 @@
 """Exhaustive search: every schedule up to a preemption bound, with a partial-order reduction.
 
 The tree: a node is a list of placements; its children place one more context, at every point
-from just after the last placement up to the node's horizon, every context that may go next
-(each context not yet placed, plus the switches back and forth with a foreign thread). Depth
-first, in (point, context) order, stopping at the first failure.
+from just after the last placement up to the horizon of the node's run, every context that may
+go next *at that point* (`free_contexts`): each context not yet placed, plus the switches back
+and forth with a foreign thread. Task context takes the CPU back only while the thread holds
+it, so only at points before the thread's end in the node's run; after that end anything else
+may still be placed (a handler, another thread, a paused thread resumed), up to the horizon
+(`thread_ends`, `segments`). Depth first, in (point, context) order, stopping at the first
+failure.
 
 The reduction. Place context c at point k of a node's run, and call its *window* everything
 that runs from its firing until the context it preempted runs again. Placing c at k + 1
@@ -20,7 +24,12 @@ until its own next placement (a scan cut short by a later placement constrains n
 schedules it stands for are not in the pruned subtrees). The argument is the classic one for
 persistent/sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent
 Systems", LNCS 1032, 1996), here with the scan measured in the run itself so object
-identities are comparable.
+identities are comparable. A class never spans a thread's end: before it, c preempts the
+thread (and a take-back may follow in c's subtree); after it, c preempts task context, with
+the other contexts free to follow. Those subtrees do not map onto each other, so the children
+of a node are walked in *segments* cut at the thread ends of its run, every chain starting
+afresh in each (two placements on the same side of an end, in the same node, give runs whose
+thread ends lie on the same side of their children: the subtrees still map).
 
 `irqio.check.explore` makes the race-directed first runs (`irqio.check.race_probe`) before
 this search; they place contexts as they run and leave the search as it is.
@@ -28,13 +37,16 @@ this search; they place contexts as they run and leave the search as it is.
 `explore_range` runs the top level over a range of first placements only (of one context, if
 asked); the results of the ranges merge into exactly the serial search (`merge`): the chain
 of representatives in a range that starts inside a class re-joins the serial chain after one
-extra run, since a placement inside a class has the class's own m.
+extra run, since a placement inside a class has the class's own m. A split below the top
+level (`explore_children`, `merge_children`) takes the node's horizon and `thread_ends` of
+the node's run, so every part cuts the same segments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from irqio.check.engine import UNCONSTRAINED, Engine
 from irqio.check.outcome import TASK, Outcome
@@ -95,23 +107,29 @@ def root_run(engine: Engine, bound: int) -> Root:
     return Root(out, out.context_names, set(out.threads), out.horizon)
 
 
-def free_contexts(prefix: list[tuple[int, str]], names: list[str], threads: set[str]) -> list[str]:
-    """The contexts the next placement after `prefix` may be: each not yet placed, plus the
-    switches back and forth between task context and a foreign thread."""
+def free_contexts(
+    prefix: list[tuple[int, str]], names: list[str], threads: set[str], ended: Collection[str] = ()
+) -> list[str]:
+    """The contexts the next placement after `prefix` may be, at a point where the threads in
+    `ended` have finished: each not yet placed, plus the switches back and forth between task
+    context and a foreign thread. (A thread that has ended, placed or run by a spin step,
+    cannot be placed: that would be the run of `prefix` again.)"""
     placed = {name for _, name in prefix}
-    free = [n for n in names if n not in placed]
-    if running_thread(prefix, threads) is not None:
+    free = [n for n in names if n not in placed and n not in ended]
+    running = running_thread(prefix, threads)
+    if running is not None and running not in ended:
         free.append(TASK)  # the thread may be preempted back by task context
     else:
         # A thread that task context took the CPU back from is paused, not finished (the
-        # take-back was placed before its end): it may resume at any later point.
-        free += [n for n in threads if n in placed]
+        # take-back was placed before its end): it may resume at any later point. (In the
+        # order of `names`: a set's order differs between processes.)
+        free += [n for n in names if n in threads and n in placed and n not in ended]
     return free
 
 
 def running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | None:
-    """The foreign thread holding the CPU after `prefix`, or None when task context has it.
-    A thread placed last still runs: deeper placements stop at its end (see `next_horizon`)."""
+    """The foreign thread holding the CPU after `prefix` (until it ends), or None when task
+    context has it."""
     running = None
     for _, name in prefix:
         if name in threads:
@@ -121,6 +139,47 @@ def running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | No
     return running
 
 
+def thread_ends(out: Outcome) -> dict[str, int]:
+    """The threads that finished before the horizon of `out`, each with the point count when
+    it did: in the children of the node whose run is `out`, a point from there on comes after
+    that end (the runs agree up to their last placement)."""
+    return {name: end for name, end in out.thread_end.items() if end < out.horizon}
+
+
+def segments(
+    start: int, horizon: int, ends: Mapping[str, int]
+) -> list[tuple[int, int, frozenset[str]]]:
+    """`[start, horizon)` cut at each thread end: (first point, stop, threads ended there).
+    Within a segment the contexts that may be placed are the same at every point."""
+    cuts = sorted({end for end in ends.values() if start < end < horizon})
+    return [
+        (lo, hi, frozenset(name for name, end in ends.items() if end <= lo))
+        for lo, hi in pairwise([start, *cuts, horizon])
+        if hi > lo
+    ]
+
+
+def choices(
+    prefix: list[tuple[int, str]],
+    names: list[str],
+    threads: set[str],
+    horizon: int,
+    ends: Mapping[str, int],
+) -> dict[str, list[range]]:
+    """Every context the next placement after `prefix` may name, with the points where it
+    may (a node's children, for a random walk: in the order the search tries them)."""
+    start = prefix[-1][0] + 1 if prefix else 0
+    out: dict[str, list[range]] = {}
+    for lo, hi, ended in segments(start, horizon, ends):
+        for name in free_contexts(prefix, names, threads, ended):
+            ranges = out.setdefault(name, [])
+            if ranges and ranges[-1].stop == lo:
+                ranges[-1] = range(ranges[-1].start, hi)  # free on both sides of an end
+            else:
+                ranges.append(range(lo, hi))
+    return out
+
+
 def is_leaf(
     placements: list[tuple[int, str]], free: list[str], name: str, threads: set[str], bound: int
 ) -> bool:
@@ -128,13 +187,6 @@ def is_leaf(
     # After a thread or a take-back the other side can always switch again.
     more = len(free) - 1 + (name in threads or name == TASK)
     return len(placements) >= bound or more <= 0
-
-
-def next_horizon(out: Outcome, name: str, threads: set[str]) -> int:
-    """Where the next placement must land before, given the run that placed `name` last."""
-    # Task context can take the CPU back only while the thread still runs.
-    end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
-    return min(end, out.horizon)
 
 
 class _Stop(Exception):
@@ -180,32 +232,37 @@ class _Walker:
         size = 1
         if not leaf:
             pruned_before = self.pruned
-            below, sub = self.visit(placements, next_horizon(out, name, threads))
+            below, sub = self.visit(placements, out.horizon, thread_ends(out))
             size += sub + (self.pruned - pruned_before)
             limits = [min(a, b) for a, b in zip(limits, below, strict=False)]
         return limits, size
 
-    def visit(self, prefix: list[tuple[int, str]], horizon: int) -> tuple[list[int], int]:
-        """Every child of `prefix` (and their subtrees). Returns the least scan per depth
-        of `prefix` over all runs below, and how many schedules ran below (pruned apart)."""
+    def visit(
+        self, prefix: list[tuple[int, str]], horizon: int, ends: Mapping[str, int]
+    ) -> tuple[list[int], int]:
+        """Every child of `prefix` (and their subtrees), `horizon` and `ends` from the run of
+        `prefix`. Returns the least scan per depth of `prefix` over all runs below, and how
+        many schedules ran below (pruned apart)."""
         d = len(prefix)
         acc = [INF] * d
-        free = free_contexts(prefix, self.root.names, self.root.threads)
         start = prefix[-1][0] + 1 if prefix else 0
-        limit = dict.fromkeys(free, -1)
-        size_of = dict.fromkeys(free, 0)
         total = 0
-        for point in range(start, horizon):
-            for name in free:
-                if point <= limit[name]:
-                    self.pruned += size_of[name]
-                    continue
-                runs_before = self.runs
-                limits, size = self.child(prefix, point, name, free)
-                total += self.runs - runs_before
-                limit[name] = limits[d] if self.reduce else point
-                size_of[name] = size
-                acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
+        for lo, hi, ended in segments(start, horizon, ends):
+            # Every chain starts afresh in a segment: a class never spans a thread's end.
+            free = free_contexts(prefix, self.root.names, self.root.threads, ended)
+            limit = dict.fromkeys(free, -1)
+            size_of = dict.fromkeys(free, 0)
+            for point in range(lo, hi):
+                for name in free:
+                    if point <= limit[name]:
+                        self.pruned += size_of[name]
+                        continue
+                    runs_before = self.runs
+                    limits, size = self.child(prefix, point, name, free)
+                    total += self.runs - runs_before
+                    limit[name] = limits[d] if self.reduce else point
+                    size_of[name] = size
+                    acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
         return acc, total
 
 
@@ -217,49 +274,55 @@ def explore_children(
     horizon: int,
     points: range,
     *,
+    ends: Mapping[str, int],
     reduce: bool = True,
     progress: Progress | None = None,
     only: str | None = None,
 ) -> Search:
     """The children of `prefix` placed at `points` (each context's chain starting at its
-    start; of one context if `only` names it), each with its whole subtree. Records every
-    child it ran (`Search.reps`)."""
+    start, and afresh at each thread end; of one context if `only` names it), each with its
+    whole subtree. `horizon` and `ends` are those of the run of `prefix` (`Outcome.horizon`,
+    `thread_ends`). Records every child it ran (`Search.reps`)."""
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
     walker = _Walker(engine, root, bound, reduce, None)
-    free = free_contexts(prefix, root.names, root.threads)
-    names = free if only is None else [n for n in free if n == only]
-    limit = dict.fromkeys(names, -1)
-    size_of = dict.fromkeys(names, 0)
-    stop = min(points.stop, horizon)
-    total = max(0, stop - points.start) * len(names)
+    parts = []
+    for lo, hi, ended in segments(prefix[-1][0] + 1 if prefix else 0, horizon, ends):
+        lo, hi = max(lo, points.start), min(hi, points.stop)
+        if hi > lo:
+            free = free_contexts(prefix, root.names, root.threads, ended)
+            parts.append((range(lo, hi), free, [n for n in free if only is None or n == only]))
+    total = sum(len(span) * len(names) for span, _, names in parts)
     done = 0
     try:
-        for point in range(points.start, stop):
-            for name in names:
-                done += 1
-                if point <= limit[name]:
-                    walker.pruned += size_of[name]
-                    continue
-                runs_before, pruned_before = walker.runs, walker.pruned
-                try:
-                    limits, size = walker.child(prefix, point, name, free)
-                except _Stop:
+        for span, free, names in parts:
+            limit = dict.fromkeys(names, -1)
+            size_of = dict.fromkeys(names, 0)
+            for point in span:
+                for name in names:
+                    done += 1
+                    if point <= limit[name]:
+                        walker.pruned += size_of[name]
+                        continue
+                    runs_before, pruned_before = walker.runs, walker.pruned
+                    try:
+                        limits, size = walker.child(prefix, point, name, free)
+                    except _Stop:
+                        result.reps.append(
+                            Rep(point, name, walker.runs - runs_before,
+                                walker.pruned - pruned_before, -1, walker.found)
+                        )  # fmt: skip
+                        raise
+                    limit[name] = limits[d] if reduce else point
+                    size_of[name] = size
+                    above = limits[:d]
+                    result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
                     result.reps.append(
-                        Rep(point, name, walker.runs - runs_before,
-                            walker.pruned - pruned_before, -1, walker.found)
+                        Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
+                            limit[name], None, above)
                     )  # fmt: skip
-                    raise
-                limit[name] = limits[d] if reduce else point
-                size_of[name] = size
-                above = limits[:d]
-                result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
-                result.reps.append(
-                    Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
-                        limit[name], None, above)
-                )  # fmt: skip
-                if progress is not None:
-                    progress(done, total, walker.runs)
+                    if progress is not None:
+                        progress(done, total, walker.runs)
     except _Stop:
         pass
     result.runs = walker.runs
@@ -281,8 +344,9 @@ def explore_range(
     only: str | None = None,
 ) -> Search:
     """The search restricted to first placements in `first` (see `explore_children`)."""
-    return explore_children(engine, root, bound, [], root.horizon, first, reduce=reduce,
-                            progress=progress, only=only)  # fmt: skip
+    return explore_children(engine, root, bound, [], root.horizon, first,
+                            ends=thread_ends(root.outcome), reduce=reduce, progress=progress,
+                            only=only)  # fmt: skip
 
 
 def exhaustive(
@@ -301,7 +365,8 @@ def exhaustive(
 
 def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep]) -> Search:
     """The serial search, from searches of ranges of first placements (`merge_children`)."""
-    merged = merge_children(root, [], root.horizon, parts, run_missing)
+    merged = merge_children(root, [], root.horizon, parts, run_missing,
+                            ends=thread_ends(root.outcome))  # fmt: skip
     merged.runs += 1  # the root run
     return merged
 
@@ -312,8 +377,11 @@ def merge_children(
     horizon: int,
     parts: list[Search],
     run_missing: Callable[[int, str], Rep],
+    *,
+    ends: Mapping[str, int],
 ) -> Search:
-    """The serial search of the children of `prefix`, from searches of ranges of them.
+    """The serial search of the children of `prefix`, from searches of ranges of them
+    (`horizon` and `ends` of the run of `prefix`, as `explore_children` took them).
 
     Walks the serial order of the children: one inside the class of its context's last
     representative is pruned; any other is a representative, found in the records of the
@@ -323,25 +391,26 @@ def merge_children(
     for part in parts:
         for rep in part.reps:
             reps[(rep.point, rep.name)] = rep
-    names = free_contexts(prefix, root.names, root.threads)
-    limit = dict.fromkeys(names, -1)
-    size_of = dict.fromkeys(names, 0)
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
     start = prefix[-1][0] + 1 if prefix else 0
-    for point in range(start, horizon):
-        for name in names:
-            if point <= limit[name]:
-                result.pruned += size_of[name]
-                continue
-            rep = reps.get((point, name)) or run_missing(point, name)
-            result.runs += rep.runs
-            result.pruned += rep.pruned
-            result.reps.append(rep)
-            if rep.found is not None:
-                result.found = rep.found
-                return result
-            limit[name] = rep.limit
-            size_of[name] = rep.runs + rep.pruned
-            result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
+    for lo, hi, ended in segments(start, horizon, ends):
+        names = free_contexts(prefix, root.names, root.threads, ended)
+        limit = dict.fromkeys(names, -1)
+        size_of = dict.fromkeys(names, 0)
+        for point in range(lo, hi):
+            for name in names:
+                if point <= limit[name]:
+                    result.pruned += size_of[name]
+                    continue
+                rep = reps.get((point, name)) or run_missing(point, name)
+                result.runs += rep.runs
+                result.pruned += rep.pruned
+                result.reps.append(rep)
+                if rep.found is not None:
+                    result.found = rep.found
+                    return result
+                limit[name] = rep.limit
+                size_of[name] = rep.runs + rep.pruned
+                result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
     return result
