@@ -1,0 +1,86 @@
+"""After a thread's end: every placement but task context's take-back is in the search's tree,
+and the partial-order reduction stays sound there (a class never spans the end)."""
+
+from irqio.check import Setup, explore, scenario
+from irqio.check.outcome import TASK
+from irqio.check.search import choices, free_contexts, segments
+
+
+class Cell:
+    def __init__(self) -> None:
+        self.x = 0
+        self.y = 0
+
+
+ENDS: set[tuple[int, int]] = set()  # the end states of the runs of `thread_and_handler`
+
+
+@scenario(preemptions=2, modules=["@scenario"])
+def thread_and_handler(s: Setup) -> None:
+    # A thread and a handler that may each land before or after the other's accesses, the
+    # handler also after the thread has ended: the orders give many end states.
+    cell = Cell()
+
+    def task() -> None:
+        a = cell.x
+        cell.x = a + 1
+        b = cell.y
+        cell.y = b * 2 + 1
+        cell.x = cell.x * 5
+
+    def thread() -> None:
+        cell.x = cell.x + 10
+        cell.y = cell.y + 1
+
+    def isr() -> None:
+        cell.y = cell.y + 100
+        cell.x = cell.x * 3
+
+    def record() -> bool:
+        ENDS.add((cell.x, cell.y))
+        return True
+
+    s.task(task)
+    s.thread(thread, "t")
+    s.handler(isr, "isr")
+    s.at_end(record, "recorded")
+
+
+def _end_states(**options: object) -> tuple[set[tuple[int, int]], int]:
+    ENDS.clear()
+    result = explore(thread_and_handler, first_runs=False, **options)  # type: ignore[arg-type]
+    assert result.ok
+    return set(ENDS), result.schedules_run
+
+
+def test_the_reduction_reaches_every_end_state_after_a_thread_ended() -> None:
+    reduced, runs = _end_states()
+    full, full_runs = _end_states(reduce=False)
+    assert reduced == full
+    assert runs < full_runs
+    # The thread between task context's read and write of x (its x lost, its y kept: b = 1),
+    # then, after the thread's end, the handler between the read and the write of y (its y
+    # lost, its x kept: (1 * 3) * 5): a state only a handler placed after the end reaches.
+    assert (15, 3) in full
+
+
+def test_two_processes_cut_the_same_tree_after_a_thread_ended() -> None:
+    serial = explore(thread_and_handler, first_runs=False)
+    split = explore(thread_and_handler, first_runs=False, jobs=2)
+    assert (split.schedules_run, split.pruned) == (serial.schedules_run, serial.pruned)
+
+
+def test_the_tree_after_a_thread_placement() -> None:
+    names, threads = ["t", "isr"], {"t"}
+    prefix = [(2, "t")]
+    # while the thread runs: the handler, or task context taking the CPU back
+    assert free_contexts(prefix, names, threads) == ["isr", TASK]
+    # after its end: the handler only (a take-back there would take nothing back)
+    assert free_contexts(prefix, names, threads, {"t"}) == ["isr"]
+    assert segments(3, 10, {"t": 5}) == [(3, 5, frozenset()), (5, 10, frozenset({"t"}))]
+    assert choices(prefix, names, threads, 10, {"t": 5}) == {
+        "isr": [range(3, 10)],
+        TASK: [range(3, 5)],
+    }
+    # taken back, the thread is paused: it may resume, not after it ended (spin steps)
+    assert free_contexts([(2, "t"), (4, TASK)], names, threads) == ["isr", "t"]
