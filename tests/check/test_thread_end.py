@@ -1,6 +1,8 @@
 """After a thread's end: every placement but task context's take-back is in the search's tree,
 and the partial-order reduction stays sound there (a class never spans the end)."""
 
+import pytest
+
 from irqio.check import Setup, explore, scenario
 from irqio.check.outcome import TASK
 from irqio.check.search import choices, free_contexts, segments
@@ -84,3 +86,51 @@ def test_the_tree_after_a_thread_placement() -> None:
     }
     # taken back, the thread is paused: it may resume, not after it ended (spin steps)
     assert free_contexts([(2, "t"), (4, TASK)], names, threads) == ["isr", "t"]
+
+
+class Spinner:
+    def __init__(self) -> None:
+        self.a = 0
+        self.go = False
+        self.val = 0
+        self.seen = -1
+
+
+@scenario(preemptions=2, modules=["@scenario"], spin_points=50)
+def resume_after_a_spin(s: Setup) -> None:
+    # core1 publishes `a`, then spins until task context says go; it must see the transient
+    # val = 1 to fail: it runs first (t@0), its spin gives the CPU back to task context (a
+    # spin step, not a placement), and it resumes between task context's two stores of val.
+    st = Spinner()
+
+    def core1() -> None:
+        st.a = 1
+        while not st.go:
+            pass
+        st.seen = st.val
+
+    def task() -> None:
+        x = st.a
+        st.go = True
+        st.val = x
+        st.val = 2
+
+    s.task(task)
+    s.thread(core1, "t")
+    s.at_end(lambda: st.seen != 1, "core1 never sees the transient 1")
+
+
+def test_a_thread_resumed_after_its_spin_step_fails_on_replay() -> None:
+    # Two placements: the thread, then its resumption after the spin gave the CPU back.
+    assert explore(resume_after_a_spin, replay="t@0,t@57").verdict == "BROKEN"
+    # the search reaches it with three (thread, take-back before the spin, resume)
+    assert explore(resume_after_a_spin, preemptions=3, first_runs=False).verdict == "BROKEN"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: after a spin step gives a placed thread's CPU back to task context, "
+    "the tree offers a take-back (a no-op) instead of the paused thread's resumption",
+)
+def test_the_search_resumes_a_thread_paused_by_a_spin_step() -> None:
+    assert explore(resume_after_a_spin, first_runs=False).verdict == "BROKEN"
