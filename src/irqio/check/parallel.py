@@ -101,7 +101,7 @@ def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
         prefix = [(int(p), str(n)) for p, n in task["prefix"]]
         points = range(task["start"], task["stop"])
         part = search.explore_children(
-            engine, root, bound, prefix, task["horizon"], points, ends=task["ends"]
+            engine, root, bound, prefix, task["horizon"], points, switches=task["switches"]
         )
         return {"reps": [_slim_rep(r) for r in part.reps]}
     if mode == "exhaustive":
@@ -277,7 +277,7 @@ class _Guess:
         self.out = out
         self.leaf = leaf
         self.horizon = out.horizon  # of its children
-        self.ends = search.thread_ends(out)  # its children's segments
+        self.switches = search.switches_of(out)  # its children's segments
         scan = out.scans[0] if out.scans else None
         self.limit = search.limit_of(scan, point)
 
@@ -329,7 +329,8 @@ def _exhaustive(
         for a, b in itertools.pairwise(edges):
             if b > a:
                 task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
-                        "horizon": g.horizon, "ends": g.ends, "start": a, "stop": b}  # fmt: skip
+                        "horizon": g.horizon, "switches": g.switches,
+                        "start": a, "stop": b}  # fmt: skip
                 handles[pool.submit(spec, task)] = (g.point, g.name)
     answers: dict[tuple[int, str], list[search.Search]] = {}
     pending = list(handles)
@@ -366,12 +367,12 @@ def _exhaustive(
 
         def missing_child(point: int, name: str) -> search.Rep:
             part = search.explore_children(engine, root, bound, prefix, g.horizon,
-                                           range(point, point + 1), ends=g.ends,
+                                           range(point, point + 1), switches=g.switches,
                                            only=name)  # fmt: skip
             return part.reps[0]
 
         below = search.merge_children(root, prefix, g.horizon, answers.get((g.point, g.name),
-                                      []), missing_child, ends=g.ends)  # fmt: skip
+                                      []), missing_child, switches=g.switches)  # fmt: skip
         limit = min(g.limit, below.above[0]) if below.above else g.limit
         return search.Rep(g.point, g.name, 1 + below.runs, below.pruned, limit, below.found)
 

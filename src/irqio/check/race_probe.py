@@ -47,7 +47,7 @@ from irqio.check.engine import Engine, include_filter
 from irqio.check.footprint import MISSING, UNNAMED, evaluate, static_attr
 from irqio.check.outcome import TASK, Outcome
 from irqio.check.scenario import Scenario
-from irqio.check.search import free_contexts
+from irqio.check.search import CPU, free_contexts
 
 # (kind, name, identity or None, write): kind "a" attribute, "g" global, "c" closure cell, "i"
 # container items; the identity is the object's id() when the operand names one
@@ -355,13 +355,14 @@ class RaceProbe:
 
     def _placeable(self, engine: Engine) -> list[str]:
         """The contexts the exhaustive tree places here after this run's placements so far
-        (`search.free_contexts`, with the threads that have ended by now), so the schedule
-        made is one of the search's. The engine could do more (resume a paused thread while
-        another runs), which the tree leaves out."""
+        (`search.free_contexts`, with who holds the CPU now), so the schedule made is one of
+        the search's. The engine could do more (resume a paused thread while another runs),
+        which the tree leaves out."""
         contexts = engine.world().contexts
         names = [c.name for c in contexts]
         threads = {c.name for c in contexts if c.kind == "thread"}
-        tree = free_contexts(self.placed, names, threads, engine.finished_threads())
+        cpu = CPU(engine.running_thread(), frozenset(engine.finished_threads()))
+        tree = free_contexts(self.placed, names, threads, cpu)
         return [name for name in engine.placeable() if name in tree]
 
 

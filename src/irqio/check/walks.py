@@ -9,7 +9,7 @@ serial result (`irqio.check.parallel`).
   far, including points inside an earlier handler, and the switches back and forth with a
   foreign thread): a context among those the search's tree offers there, then a point among
   those where it may go (`search.choices`: up to the horizon of the run that placed the
-  previous one; a take-back by task context only before the thread's end). Every run along a
+  previous one; a take-back by task context only while the thread holds the CPU). Every run along a
   walk is a checked schedule, so a walk of depth k costs k runs.
 * **pct**: probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, "A
   Randomized Scheduler with Probabilistic Guarantees of Finding Bugs", ASPLOS 2010). Each
@@ -30,7 +30,15 @@ from typing import Any
 
 from irqio.check.engine import Engine
 from irqio.check.outcome import TASK
-from irqio.check.search import Found, Root, choices, free_contexts, is_leaf, thread_ends
+from irqio.check.search import (
+    Found,
+    Root,
+    choices,
+    cpu_at,
+    free_contexts,
+    is_leaf,
+    switches_of,
+)
 
 # progress(runs done, runs in all)
 Progress = Callable[[int, int], None]
@@ -56,10 +64,10 @@ def random_walk(
     names, threads = root.names, root.threads
     depth = rng.randint(1, bound)
     prefix: list[tuple[int, str]] = []
-    horizon, ends = root.horizon, thread_ends(root.outcome)
+    horizon, switches = root.horizon, switches_of(root.outcome)
     runs = 0
     while runs < budget:
-        allowed = choices(prefix, names, threads, horizon, ends)
+        allowed = choices(prefix, names, threads, horizon, switches)
         if not allowed:
             break
         # A context, then a point among those where it may go: one range (the whole run
@@ -67,8 +75,7 @@ def random_walk(
         name = rng.choice(list(allowed))
         ranges = allowed[name]
         point = _nth(ranges, rng.randrange(sum(len(r) for r in ranges)))
-        ended = [t for t, end in ends.items() if end <= point]
-        free = free_contexts(prefix, names, threads, ended)
+        free = free_contexts(prefix, names, threads, cpu_at(prefix, threads, switches, point))
         prefix = [*prefix, (point, name)]
         leaf = len(prefix) >= depth or is_leaf(prefix, free, name, threads, bound)
         out = engine.run(prefix, leaf)
@@ -77,7 +84,7 @@ def random_walk(
             return runs, Found(out, prefix)
         if leaf:
             break
-        horizon, ends = out.horizon, thread_ends(out)
+        horizon, switches = out.horizon, switches_of(out)
     return runs, None
 
 
