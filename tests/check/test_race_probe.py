@@ -3,10 +3,11 @@ search in point order needs many schedules; they never report what the bound exc
 when they find nothing the search is exactly the search without them."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from irqio.check import Scenario, Setup, explore, scenario
+from irqio.check import Result, Scenario, Setup, explore, scenario
 from irqio.check.bytecode import info
 from irqio.check.collect import collect
 from irqio.check.engine import include_filter
@@ -225,12 +226,59 @@ def after_a_thread_ends(s: Setup) -> None:
     s.at_end(lambda: not (box.a == 1 and box.b == 1), "not both lost")
 
 
-def test_the_first_runs_place_nothing_after_a_placed_thread_ended() -> None:
-    # Both losses need the handler placed after the thread, placed first, has ended
-    # (t@2,isr@9 replays to the failure): a schedule the exhaustive tree does not hold today
-    # (`search.next_horizon` ends a thread's branch at its end), so the first runs must not
-    # report it either: the verdict is the search's, whatever the search holds.
+def _lands_after_the_thread_ended(result: Result) -> bool:
+    """Does the failing schedule place the thread, then the handler in task context with no
+    take-back between them (so after the thread ended: inside it, it preempts "thread t")?"""
+    kinds = [(p.context, p.kind, p.inside) for p in result.schedule if p.placed]
+    return kinds == [("t", "thread", "task context"), ("isr", "handler", "task context")]
+
+
+def test_the_search_places_a_handler_after_a_placed_thread_ended() -> None:
+    # Both losses need the thread's store between task context's read and write of `a`, and
+    # the handler's between those of `b`, after the thread has ended (t@2,isr@9): every
+    # placement after a thread's end is in the tree, only task context's take-back is not.
+    assert explore(after_a_thread_ends, replay="t@2,isr@9").verdict == "BROKEN"
+    for bound in (2, 3):
+        alone = explore(after_a_thread_ends, preemptions=bound, first_runs=False)
+        every = explore(after_a_thread_ends, preemptions=bound, first_runs=False, reduce=False)
+        assert alone.verdict == every.verdict == "BROKEN"
+        assert alone.replay == every.replay  # the reduction keeps the first counterexample
+        assert _lands_after_the_thread_ended(alone)
+        assert explore(after_a_thread_ends, replay=alone.replay).verdict == "BROKEN"
+    # one preemption cannot lose both
+    assert explore(after_a_thread_ends, preemptions=1, first_runs=False).ok
+
+
+def test_random_walks_place_a_handler_after_a_placed_thread_ended() -> None:
+    walked = explore(after_a_thread_ends, mode="random", seed=0, runs=1000)
+    assert walked.verdict == "BROKEN"
+    assert walked.schedules_run <= 1000
+    assert _lands_after_the_thread_ended(walked)
+    assert explore(after_a_thread_ends, replay=walked.replay).verdict == "BROKEN"
+
+
+def test_the_first_runs_agree_with_the_search_after_a_thread_ended() -> None:
+    # The first runs keep to the search's tree, which now holds the handler after the end.
     with_first = explore(after_a_thread_ends)
     alone = explore(after_a_thread_ends, first_runs=False)
-    assert with_first.verdict == alone.verdict
-    assert (with_first.schedules_run, with_first.pruned) == (alone.schedules_run, alone.pruned)
+    assert with_first.verdict == alone.verdict == "BROKEN"
+    assert with_first.strategy == FIRST
+    assert with_first.replay == alone.replay
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"first_runs": False}, {"mode": "random", "seed": 0, "runs": 1000}],
+    ids=["exhaustive", "random"],
+)
+def test_two_processes_agree_with_serial_after_a_thread_ended(options: dict[str, Any]) -> None:
+    serial = explore(after_a_thread_ends, **options)
+    split = explore(after_a_thread_ends, jobs=2, **options)
+    assert split.jobs == 2
+    assert (split.verdict, split.replay, split.found_as) == (
+        serial.verdict,
+        serial.replay,
+        serial.found_as,
+    )
+    assert (split.schedules_run, split.pruned) == (serial.schedules_run, serial.pruned)
+    assert serial.verdict == "BROKEN"

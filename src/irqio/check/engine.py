@@ -557,6 +557,8 @@ class Engine:
         try:
             if ctx.kind == "thread":
                 if ctx.name not in self._finished:
+                    if point is None:  # not a placement: the search must know who runs
+                        self._out.switches.append((self.tracer.count(), self._k, ctx.name, "run"))
                     self._switch(ctx.name)
                 return
             stack.append(ctx.name)
@@ -600,6 +602,14 @@ class Engine:
         """A context has fired unplaced (or task context ended): no placement of the
         exhaustive tree lies beyond this."""
         return self._horizon is not None
+
+    def finished_threads(self) -> set[str]:
+        """The foreign threads that have run to their end."""
+        return set(self._finished)
+
+    def running_thread(self) -> str | None:
+        """The foreign thread that has the CPU (None: task context has it)."""
+        return None if self._active == TASK else self._active
 
     def running(self) -> str:
         """The context that has the CPU: a handler on top of its stack, a thread, task."""
@@ -797,6 +807,7 @@ class Engine:
                 self._fail("exception", f"thread {ctx.name} raised {_name(error)}", _tb(error))
             finally:
                 self._out.thread_end[ctx.name] = self.tracer.count()
+                self._out.switches.append((self.tracer.count(), self._k, ctx.name, "end"))
                 self._finished.add(ctx.name)
                 self._active = TASK
                 self._batons[TASK].release()  # the CPU goes back to task context
@@ -845,6 +856,7 @@ class Engine:
                     note="task context took the CPU back; not a placement",
                 )
             )
+            self._out.switches.append((self.tracer.count(), self._k, who, "pause"))
             self._switch(TASK)
             return
         unfired = self._unfired()

@@ -139,6 +139,10 @@ class Outcome:
         self.context_names: list[str] = []
         self.threads: list[str] = []  # the foreign-thread contexts among them
         self.thread_end: dict[str, int] = {}  # point count when each thread finished
+        # Every change of the CPU's holder that no placement made, in run order: (point count,
+        # placements made before it, thread, "end" | "pause" (a spin step gave the CPU back
+        # to task context) | "run" (a thread got it unplaced)). See `irqio.check.search`.
+        self.switches: list[tuple[int, int, str, str]] = []
         # Per placement (by depth): the first point of the run that placed it whose access
         # conflicts with the placed context's window, or None (see `irqio.check.search`).
         self.scans: list[int | None] = []

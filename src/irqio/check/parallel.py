@@ -147,8 +147,9 @@ def run_task(spec: Spec, task: dict[str, Any]) -> dict[str, Any]:
                                                                  and task["reduce"]))  # fmt: skip
     if mode == "children":
         prefix = [(int(p), str(n)) for p, n in task["prefix"]]
+        points = range(task["start"], task["stop"])
         part = search.explore_children(
-            engine, root, bound, prefix, task["horizon"], range(task["start"], task["stop"])
+            engine, root, bound, prefix, task["horizon"], points, switches=task["switches"]
         )
         return {"reps": [_slim_rep(r) for r in part.reps]}
     if mode == "exhaustive":
@@ -324,12 +325,13 @@ def _rep(data: Slim, engine: Engine) -> search.Rep:
 class _Guess:
     """A first placement the serial search runs, as the master ran it (the child run)."""
 
-    def __init__(self, point: int, name: str, out: Any, leaf: bool, horizon: int) -> None:
+    def __init__(self, point: int, name: str, out: Any, leaf: bool) -> None:
         self.point = point
         self.name = name
         self.out = out
         self.leaf = leaf
-        self.horizon = horizon  # of its children
+        self.horizon = out.horizon  # of its children
+        self.switches = search.switches_of(out)  # its children's segments
         scan = out.scans[0] if out.scans else None
         self.limit = search.limit_of(scan, point)
 
@@ -344,7 +346,7 @@ def _guess_chain(engine: Engine, root: search.Root, bound: int, name: str) -> li
         placements = [(k, name)]
         leaf = search.is_leaf(placements, free, name, root.threads, bound)
         out = engine.run(placements, leaf, reduce=True)
-        guess = _Guess(k, name, out, leaf, search.next_horizon(out, name, root.threads))
+        guess = _Guess(k, name, out, leaf)
         guesses.append(guess)
         if out.failure is not None:
             break
@@ -361,21 +363,22 @@ def _child_atoms(
     weighs what its own run says of its subtree: (its horizon - its point) ** (placements
     left below it)."""
     prefix = [(g.point, g.name)]
-    free = search.free_contexts(prefix, root.names, root.threads)
     weights: dict[int, float] = {}
-    for name in free:
-        k = g.point + 1
-        while k < g.horizon:
-            placements = [*prefix, (k, name)]
-            leaf = search.is_leaf(placements, free, name, root.threads, bound)
-            out = engine.run(placements, leaf, reduce=True)
-            below = 0 if leaf else bound - 2
-            horizon = search.next_horizon(out, name, root.threads)
-            weights[k] = weights.get(k, 0.0) + float(max(1, horizon - k)) ** below
-            if out.failure is not None:
-                break
-            scan = out.scans[1] if len(out.scans) > 1 else None
-            k = min(max(k, search.limit_of(scan, k)), g.horizon) + 1
+    for lo, hi, cpu in search.segments(prefix, root.threads, g.horizon, g.switches):
+        # Every chain starts afresh in a segment, as the serial search's do.
+        free = search.free_contexts(prefix, root.names, root.threads, cpu)
+        for name in free:
+            k = lo
+            while k < hi:
+                placements = [*prefix, (k, name)]
+                leaf = search.is_leaf(placements, free, name, root.threads, bound)
+                out = engine.run(placements, leaf, reduce=True)
+                below = 0 if leaf else bound - 2
+                weights[k] = weights.get(k, 0.0) + float(max(1, out.horizon - k)) ** below
+                if out.failure is not None:
+                    break
+                scan = out.scans[1] if len(out.scans) > 1 else None
+                k = min(max(k, search.limit_of(scan, k)), hi - 1) + 1
     return sorted(weights.items())
 
 
@@ -407,7 +410,7 @@ def _exhaustive(
     for i, a, b, _ in split_points(ranges, atoms, jobs * PIECES_PER_JOB):
         g = split[i]
         task = {"mode": "children", "bound": bound, "prefix": [(g.point, g.name)],
-                "horizon": g.horizon, "start": a, "stop": b}  # fmt: skip
+                "horizon": g.horizon, "switches": g.switches, "start": a, "stop": b}  # fmt: skip
         handles[pool.submit(spec, task)] = (g.point, g.name)
     answers: dict[tuple[int, str], list[search.Search]] = {}
     pending = list(handles)
@@ -444,11 +447,12 @@ def _exhaustive(
 
         def missing_child(point: int, name: str) -> search.Rep:
             part = search.explore_children(engine, root, bound, prefix, g.horizon,
-                                           range(point, point + 1), only=name)  # fmt: skip
+                                           range(point, point + 1), switches=g.switches,
+                                           only=name)  # fmt: skip
             return part.reps[0]
 
         below = search.merge_children(root, prefix, g.horizon, answers.get((g.point, g.name),
-                                      []), missing_child)  # fmt: skip
+                                      []), missing_child, switches=g.switches)  # fmt: skip
         limit = min(g.limit, below.above[0]) if below.above else g.limit
         return search.Rep(g.point, g.name, 1 + below.runs, below.pruned, limit, below.found)
 

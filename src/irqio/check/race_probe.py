@@ -17,8 +17,9 @@ it calls, resolved through its globals, closure and `self`, or by name among the
 modules' functions), by location (attribute `x`, global `g`, the items of container `q`) and,
 where the code names it, by object. The running context's accesses are the points it runs,
 read against its live frame. At each point, for each context that could be placed (within the
-preemption bound, before the run's horizon and not after a thread placed last has ended, so
-the schedule is one of the exhaustive tree's), if this point's access closes a window of the
+preemption bound, before the run's horizon, and one the exhaustive tree places there after
+the placements made so far: a take-back by task context only while the thread runs, so the
+schedule is one of the tree's), if this point's access closes a window of the
 running function (or of a function it called) against that context's footprint, it is placed
 here. A second run (`early`) puts the window on the other side: a context holding two
 accesses that conflict with the running context's footprint is placed at the running
@@ -46,6 +47,7 @@ from irqio.check.engine import Engine, include_filter
 from irqio.check.footprint import MISSING, UNNAMED, evaluate, static_attr
 from irqio.check.outcome import TASK, Outcome
 from irqio.check.scenario import Scenario
+from irqio.check.search import CPU, free_contexts
 
 # (kind, name, identity or None, write): kind "a" attribute, "g" global, "c" closure cell, "i"
 # container items; the identity is the object's id() when the operand names one
@@ -278,7 +280,7 @@ class RaceProbe:
         self.bound = bound
         self.early = early
         self.made = 0
-        self.last: str | None = None  # the context placed last
+        self.placed: list[tuple[int, str]] = []  # the placements made so far
         self._next = 0 if bound > 0 else -1
         self.shapes: dict[str, Shape] | None = None
         self.keep: list[object] = []
@@ -305,17 +307,21 @@ class RaceProbe:
         return self.shapes
 
     def choose(self, point: int, engine: Engine) -> str | None:
-        if self.made >= self.bound or engine.past_horizon() or self._thread_ended(engine):
+        if self.made >= self.bound or engine.past_horizon():
             self._next = -1  # nothing more to place: the rest runs at full speed
             return None
         self._next = point + 1
         try:
-            return self._choose(engine)
+            chosen = self._choose(engine)
         except Exception:
             # A hint must never fail a run: an operand that cannot be read this way (an odd
             # object, a frame gone) ends the placing, and the run goes on as it is.
             self._next = -1
             return None
+        if chosen is not None:
+            self.made += 1
+            self.placed.append((point, chosen))
+        return chosen
 
     def _choose(self, engine: Engine) -> str | None:
         code, offset = engine.at
@@ -333,7 +339,7 @@ class RaceProbe:
             return None
         shapes = self._shapes(engine)
         running = engine.running()
-        placeable = engine.placeable()
+        placeable = self._placeable(engine)
         chosen = None
         for name, shape in shapes.items():
             if name == running or not conflicts(access, shape):
@@ -345,20 +351,19 @@ class RaceProbe:
                 elif self.early and self.made == 0 and splittable(shape, shapes[running]):
                     chosen = name  # its own window, to be split by the next placement
             opened.append((_stack(frame), access))
-        if chosen is not None:
-            self.made += 1
-            self.last = chosen
         return chosen
 
-    def _thread_ended(self, engine: Engine) -> bool:
-        """The thread placed last has finished: the exhaustive tree places nothing after a
-        thread's end in that branch (`search.next_horizon`), so neither does this run."""
-        last = self.last
-        if last is None or last == TASK:
-            return False
-        if not any(c.name == last and c.kind == "thread" for c in engine.world().contexts):
-            return False
-        return engine.running() != last and last not in engine.placeable()
+    def _placeable(self, engine: Engine) -> list[str]:
+        """The contexts the exhaustive tree places here after this run's placements so far
+        (`search.free_contexts`, with who holds the CPU now), so the schedule made is one of
+        the search's. The engine could do more (resume a paused thread while another runs),
+        which the tree leaves out."""
+        contexts = engine.world().contexts
+        names = [c.name for c in contexts]
+        threads = {c.name for c in contexts if c.kind == "thread"}
+        cpu = CPU(engine.running_thread(), frozenset(engine.finished_threads()))
+        tree = free_contexts(self.placed, names, threads, cpu)
+        return [name for name in engine.placeable() if name in tree]
 
 
 def splittable(placed: Shape, running: Shape) -> bool:

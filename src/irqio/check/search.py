@@ -1,9 +1,15 @@
 """Exhaustive search: every schedule up to a preemption bound, with a partial-order reduction.
 
 The tree: a node is a list of placements; its children place one more context, at every point
-from just after the last placement up to the node's horizon, every context that may go next
-(each context not yet placed, plus the switches back and forth with a foreign thread). Depth
-first, in (point, context) order, stopping at the first failure.
+from just after the last placement up to the horizon of the node's run, every context that may
+go next *at that point* (`free_contexts`): each context not yet placed, plus the switches back
+and forth with a foreign thread. Who holds the CPU at a point follows from the placements and
+from the switches the node's run made besides them (`Outcome.switches`: a thread's end, a spin
+step that gave a thread's CPU back to task context, a thread run unplaced by one): task
+context takes the CPU back only while a thread holds it, so a thread's take-back lands before
+its end; after the end (or the spin step) anything else may still be placed, a paused thread
+resumed among them, up to the horizon (`switches_of`, `cpu_at`, `segments`). Depth first, in
+(point, context) order, stopping at the first failure.
 
 The reduction. Place context c at point k of a node's run, and call its *window* everything
 that runs from its firing until the context it preempted runs again. Placing c at k + 1
@@ -20,7 +26,12 @@ until its own next placement (a scan cut short by a later placement constrains n
 schedules it stands for are not in the pruned subtrees). The argument is the classic one for
 persistent/sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent
 Systems", LNCS 1032, 1996), here with the scan measured in the run itself so object
-identities are comparable.
+identities are comparable. A class never spans a switch: before a thread's end, c preempts
+the thread (and a take-back may follow in c's subtree); after it, c preempts task context,
+with the other contexts free to follow. Those subtrees do not map onto each other, so the
+children of a node are walked in *segments* cut at the switches of its run, every chain
+starting afresh in each (two placements on the same side of a switch, in the same node, give
+runs whose switches lie on the same side of their children: the subtrees still map).
 
 `irqio.check.explore` makes the race-directed first runs (`irqio.check.race_probe`) before
 this search; they place contexts as they run and leave the search as it is.
@@ -28,13 +39,16 @@ this search; they place contexts as they run and leave the search as it is.
 `explore_range` runs the top level over a range of first placements only (of one context, if
 asked); the results of the ranges merge into exactly the serial search (`merge`): the chain
 of representatives in a range that starts inside a class re-joins the serial chain after one
-extra run, since a placement inside a class has the class's own m.
+extra run, since a placement inside a class has the class's own m. A split below the top
+level (`explore_children`, `merge_children`) takes the node's horizon and `switches_of` the
+node's run, so every part cuts the same segments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from irqio.check.engine import UNCONSTRAINED, Engine
 from irqio.check.outcome import TASK, Outcome
@@ -95,23 +109,43 @@ def root_run(engine: Engine, bound: int) -> Root:
     return Root(out, out.context_names, set(out.threads), out.horizon)
 
 
-def free_contexts(prefix: list[tuple[int, str]], names: list[str], threads: set[str]) -> list[str]:
-    """The contexts the next placement after `prefix` may be: each not yet placed, plus the
-    switches back and forth between task context and a foreign thread."""
+Switch = tuple[int, int, str, str]  # see `Outcome.switches`
+
+
+@dataclass(frozen=True)
+class CPU:
+    """Who holds the CPU at a point, as the tree sees it: the foreign thread that runs (None:
+    task context, perhaps inside a handler) and the threads that have ended."""
+
+    running: str | None
+    ended: frozenset[str] = frozenset()
+
+
+def free_contexts(
+    prefix: list[tuple[int, str]], names: list[str], threads: set[str], cpu: CPU | None = None
+) -> list[str]:
+    """The contexts the next placement after `prefix` may be, at a point where `cpu` holds
+    (default: as the placements alone say, no switch besides them): each not yet placed,
+    plus the switches back and forth between task context and a foreign thread. A thread
+    that has ended cannot be placed (that would be the run of `prefix` again), nor the one
+    that runs; task context takes the CPU back only from a thread that runs."""
+    if cpu is None:
+        cpu = CPU(running_thread(prefix, threads))
     placed = {name for _, name in prefix}
-    free = [n for n in names if n not in placed]
-    if running_thread(prefix, threads) is not None:
+    free = [n for n in names if n not in placed and n not in cpu.ended and n != cpu.running]
+    if cpu.running is not None:
         free.append(TASK)  # the thread may be preempted back by task context
     else:
-        # A thread that task context took the CPU back from is paused, not finished (the
-        # take-back was placed before its end): it may resume at any later point.
-        free += [n for n in threads if n in placed]
+        # A thread that task context took the CPU back from (a take-back, or a spin step) is
+        # paused, not finished: it may resume at any later point. (In the order of `names`:
+        # a set's order differs between processes.)
+        free += [n for n in names if n in threads and n in placed and n not in cpu.ended]
     return free
 
 
 def running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | None:
-    """The foreign thread holding the CPU after `prefix`, or None when task context has it.
-    A thread placed last still runs: deeper placements stop at its end (see `next_horizon`)."""
+    """The foreign thread holding the CPU after `prefix` by its placements alone, or None
+    when task context has it (`cpu_at` adds the switches the run made besides)."""
     running = None
     for _, name in prefix:
         if name in threads:
@@ -121,6 +155,76 @@ def running_thread(prefix: list[tuple[int, str]], threads: set[str]) -> str | No
     return running
 
 
+def switches_of(out: Outcome) -> tuple[Switch, ...]:
+    """The switches of `out` before its horizon (`Outcome.switches`): with the placements,
+    they say who holds the CPU at each point of the children of the node whose run is `out`
+    (the runs agree up to their last placement; a switch at point count c comes before a
+    placement at point c or later)."""
+    return tuple(sw for sw in out.switches if sw[0] < out.horizon)
+
+
+def cpu_at(
+    prefix: list[tuple[int, str]], threads: set[str], switches: tuple[Switch, ...], point: int
+) -> CPU:
+    """Who holds the CPU at `point` (after the last placement) of the run of `prefix`."""
+    running: str | None = None
+    ended: set[str] = set()
+    events = iter(switches)
+    event = next(events, None)
+    for made in range(len(prefix) + 1):
+        while event is not None and event[1] == made and (made < len(prefix) or event[0] <= point):
+            _, _, thread, what = event
+            if what == "end":
+                ended.add(thread)
+            if what == "run":
+                running = thread
+            elif running == thread:
+                running = None  # it ended, or a spin step gave the CPU back to task context
+            event = next(events, None)
+        if made < len(prefix):
+            name = prefix[made][1]
+            if name in threads:
+                running = name
+            elif name == TASK:
+                running = None
+    return CPU(running, frozenset(ended))
+
+
+def segments(
+    prefix: list[tuple[int, str]], threads: set[str], horizon: int, switches: tuple[Switch, ...]
+) -> list[tuple[int, int, CPU]]:
+    """The points of the children of `prefix` (after its last placement, before `horizon`),
+    cut at each switch of its run after that placement: (first point, stop, who holds the
+    CPU there). Within a segment the contexts that may be placed are the same at every point."""
+    start = prefix[-1][0] + 1 if prefix else 0
+    cuts = sorted({c for c, made, _, _ in switches if made == len(prefix) and start < c < horizon})
+    return [
+        (lo, hi, cpu_at(prefix, threads, switches, lo))
+        for lo, hi in pairwise([start, *cuts, horizon])
+        if hi > lo
+    ]
+
+
+def choices(
+    prefix: list[tuple[int, str]],
+    names: list[str],
+    threads: set[str],
+    horizon: int,
+    switches: tuple[Switch, ...],
+) -> dict[str, list[range]]:
+    """Every context the next placement after `prefix` may name, with the points where it
+    may (a node's children, for a random walk: in the order the search tries them)."""
+    out: dict[str, list[range]] = {}
+    for lo, hi, cpu in segments(prefix, threads, horizon, switches):
+        for name in free_contexts(prefix, names, threads, cpu):
+            ranges = out.setdefault(name, [])
+            if ranges and ranges[-1].stop == lo:
+                ranges[-1] = range(ranges[-1].start, hi)  # free on both sides of a switch
+            else:
+                ranges.append(range(lo, hi))
+    return out
+
+
 def is_leaf(
     placements: list[tuple[int, str]], free: list[str], name: str, threads: set[str], bound: int
 ) -> bool:
@@ -128,13 +232,6 @@ def is_leaf(
     # After a thread or a take-back the other side can always switch again.
     more = len(free) - 1 + (name in threads or name == TASK)
     return len(placements) >= bound or more <= 0
-
-
-def next_horizon(out: Outcome, name: str, threads: set[str]) -> int:
-    """Where the next placement must land before, given the run that placed `name` last."""
-    # Task context can take the CPU back only while the thread still runs.
-    end = out.thread_end.get(name, out.horizon) if name in threads else out.horizon
-    return min(end, out.horizon)
 
 
 class _Stop(Exception):
@@ -180,32 +277,36 @@ class _Walker:
         size = 1
         if not leaf:
             pruned_before = self.pruned
-            below, sub = self.visit(placements, next_horizon(out, name, threads))
+            below, sub = self.visit(placements, out.horizon, switches_of(out))
             size += sub + (self.pruned - pruned_before)
             limits = [min(a, b) for a, b in zip(limits, below, strict=False)]
         return limits, size
 
-    def visit(self, prefix: list[tuple[int, str]], horizon: int) -> tuple[list[int], int]:
-        """Every child of `prefix` (and their subtrees). Returns the least scan per depth
-        of `prefix` over all runs below, and how many schedules ran below (pruned apart)."""
+    def visit(
+        self, prefix: list[tuple[int, str]], horizon: int, switches: tuple[Switch, ...]
+    ) -> tuple[list[int], int]:
+        """Every child of `prefix` (and their subtrees), `horizon` and `switches` from the run
+        of `prefix`. Returns the least scan per depth of `prefix` over all runs below, and how
+        many schedules ran below (pruned apart)."""
         d = len(prefix)
         acc = [INF] * d
-        free = free_contexts(prefix, self.root.names, self.root.threads)
-        start = prefix[-1][0] + 1 if prefix else 0
-        limit = dict.fromkeys(free, -1)
-        size_of = dict.fromkeys(free, 0)
         total = 0
-        for point in range(start, horizon):
-            for name in free:
-                if point <= limit[name]:
-                    self.pruned += size_of[name]
-                    continue
-                runs_before = self.runs
-                limits, size = self.child(prefix, point, name, free)
-                total += self.runs - runs_before
-                limit[name] = limits[d] if self.reduce else point
-                size_of[name] = size
-                acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
+        for lo, hi, cpu in segments(prefix, self.root.threads, horizon, switches):
+            # Every chain starts afresh in a segment: a class never spans a switch.
+            free = free_contexts(prefix, self.root.names, self.root.threads, cpu)
+            limit = dict.fromkeys(free, -1)
+            size_of = dict.fromkeys(free, 0)
+            for point in range(lo, hi):
+                for name in free:
+                    if point <= limit[name]:
+                        self.pruned += size_of[name]
+                        continue
+                    runs_before = self.runs
+                    limits, size = self.child(prefix, point, name, free)
+                    total += self.runs - runs_before
+                    limit[name] = limits[d] if self.reduce else point
+                    size_of[name] = size
+                    acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
         return acc, total
 
 
@@ -217,49 +318,55 @@ def explore_children(
     horizon: int,
     points: range,
     *,
+    switches: tuple[Switch, ...],
     reduce: bool = True,
     progress: Progress | None = None,
     only: str | None = None,
 ) -> Search:
     """The children of `prefix` placed at `points` (each context's chain starting at its
-    start; of one context if `only` names it), each with its whole subtree. Records every
-    child it ran (`Search.reps`)."""
+    start, and afresh at each switch; of one context if `only` names it), each with its
+    whole subtree. `horizon` and `switches` are those of the run of `prefix`
+    (`Outcome.horizon`, `switches_of`). Records every child it ran (`Search.reps`)."""
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
     walker = _Walker(engine, root, bound, reduce, None)
-    free = free_contexts(prefix, root.names, root.threads)
-    names = free if only is None else [n for n in free if n == only]
-    limit = dict.fromkeys(names, -1)
-    size_of = dict.fromkeys(names, 0)
-    stop = min(points.stop, horizon)
-    total = max(0, stop - points.start) * len(names)
+    parts = []
+    for lo, hi, cpu in segments(prefix, root.threads, horizon, switches):
+        lo, hi = max(lo, points.start), min(hi, points.stop)
+        if hi > lo:
+            free = free_contexts(prefix, root.names, root.threads, cpu)
+            parts.append((range(lo, hi), free, [n for n in free if only is None or n == only]))
+    total = sum(len(span) * len(names) for span, _, names in parts)
     done = 0
     try:
-        for point in range(points.start, stop):
-            for name in names:
-                done += 1
-                if point <= limit[name]:
-                    walker.pruned += size_of[name]
-                    continue
-                runs_before, pruned_before = walker.runs, walker.pruned
-                try:
-                    limits, size = walker.child(prefix, point, name, free)
-                except _Stop:
+        for span, free, names in parts:
+            limit = dict.fromkeys(names, -1)
+            size_of = dict.fromkeys(names, 0)
+            for point in span:
+                for name in names:
+                    done += 1
+                    if point <= limit[name]:
+                        walker.pruned += size_of[name]
+                        continue
+                    runs_before, pruned_before = walker.runs, walker.pruned
+                    try:
+                        limits, size = walker.child(prefix, point, name, free)
+                    except _Stop:
+                        result.reps.append(
+                            Rep(point, name, walker.runs - runs_before,
+                                walker.pruned - pruned_before, -1, walker.found)
+                        )  # fmt: skip
+                        raise
+                    limit[name] = limits[d] if reduce else point
+                    size_of[name] = size
+                    above = limits[:d]
+                    result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
                     result.reps.append(
-                        Rep(point, name, walker.runs - runs_before,
-                            walker.pruned - pruned_before, -1, walker.found)
+                        Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
+                            limit[name], None, above)
                     )  # fmt: skip
-                    raise
-                limit[name] = limits[d] if reduce else point
-                size_of[name] = size
-                above = limits[:d]
-                result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
-                result.reps.append(
-                    Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
-                        limit[name], None, above)
-                )  # fmt: skip
-                if progress is not None:
-                    progress(done, total, walker.runs)
+                    if progress is not None:
+                        progress(done, total, walker.runs)
     except _Stop:
         pass
     result.runs = walker.runs
@@ -281,8 +388,9 @@ def explore_range(
     only: str | None = None,
 ) -> Search:
     """The search restricted to first placements in `first` (see `explore_children`)."""
-    return explore_children(engine, root, bound, [], root.horizon, first, reduce=reduce,
-                            progress=progress, only=only)  # fmt: skip
+    return explore_children(engine, root, bound, [], root.horizon, first,
+                            switches=switches_of(root.outcome), reduce=reduce, progress=progress,
+                            only=only)  # fmt: skip
 
 
 def exhaustive(
@@ -301,7 +409,8 @@ def exhaustive(
 
 def merge(root: Root, parts: list[Search], run_missing: Callable[[int, str], Rep]) -> Search:
     """The serial search, from searches of ranges of first placements (`merge_children`)."""
-    merged = merge_children(root, [], root.horizon, parts, run_missing)
+    merged = merge_children(root, [], root.horizon, parts, run_missing,
+                            switches=switches_of(root.outcome))  # fmt: skip
     merged.runs += 1  # the root run
     return merged
 
@@ -312,8 +421,11 @@ def merge_children(
     horizon: int,
     parts: list[Search],
     run_missing: Callable[[int, str], Rep],
+    *,
+    switches: tuple[Switch, ...],
 ) -> Search:
-    """The serial search of the children of `prefix`, from searches of ranges of them.
+    """The serial search of the children of `prefix`, from searches of ranges of them
+    (`horizon` and `switches` of the run of `prefix`, as `explore_children` took them).
 
     Walks the serial order of the children: one inside the class of its context's last
     representative is pruned; any other is a representative, found in the records of the
@@ -323,25 +435,25 @@ def merge_children(
     for part in parts:
         for rep in part.reps:
             reps[(rep.point, rep.name)] = rep
-    names = free_contexts(prefix, root.names, root.threads)
-    limit = dict.fromkeys(names, -1)
-    size_of = dict.fromkeys(names, 0)
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
-    start = prefix[-1][0] + 1 if prefix else 0
-    for point in range(start, horizon):
-        for name in names:
-            if point <= limit[name]:
-                result.pruned += size_of[name]
-                continue
-            rep = reps.get((point, name)) or run_missing(point, name)
-            result.runs += rep.runs
-            result.pruned += rep.pruned
-            result.reps.append(rep)
-            if rep.found is not None:
-                result.found = rep.found
-                return result
-            limit[name] = rep.limit
-            size_of[name] = rep.runs + rep.pruned
-            result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
+    for lo, hi, cpu in segments(prefix, root.threads, horizon, switches):
+        names = free_contexts(prefix, root.names, root.threads, cpu)
+        limit = dict.fromkeys(names, -1)
+        size_of = dict.fromkeys(names, 0)
+        for point in range(lo, hi):
+            for name in names:
+                if point <= limit[name]:
+                    result.pruned += size_of[name]
+                    continue
+                rep = reps.get((point, name)) or run_missing(point, name)
+                result.runs += rep.runs
+                result.pruned += rep.pruned
+                result.reps.append(rep)
+                if rep.found is not None:
+                    result.found = rep.found
+                    return result
+                limit[name] = rep.limit
+                size_of[name] = rep.runs + rep.pruned
+                result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
     return result

@@ -7,8 +7,10 @@ serial result (`irqio.check.parallel`).
 * **random**: walk i draws a depth from 1 to the bound, then one placement at a time among
   those allowed after the ones before (any context not yet placed at any point of the run so
   far, including points inside an earlier handler, and the switches back and forth with a
-  foreign thread), its point range measured by the run that placed the previous one. Every
-  run along a walk is a checked schedule, so a walk of depth k costs k runs.
+  foreign thread): a context among those the search's tree offers there, then a point among
+  those where it may go (`search.choices`: up to the horizon of the run that placed the
+  previous one; a take-back by task context only while the thread holds the CPU). Every run along a
+  walk is a checked schedule, so a walk of depth k costs k runs.
 * **pct**: probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi, Nagarakatte, "A
   Randomized Scheduler with Probabilistic Guarantees of Finding Bugs", ASPLOS 2010). Each
   context (task context, every handler, every thread) gets a random priority; d - 1 change
@@ -28,7 +30,15 @@ from typing import Any
 
 from irqio.check.engine import Engine
 from irqio.check.outcome import TASK
-from irqio.check.search import Found, Root, free_contexts, is_leaf, next_horizon
+from irqio.check.search import (
+    Found,
+    Root,
+    choices,
+    cpu_at,
+    free_contexts,
+    is_leaf,
+    switches_of,
+)
 
 # progress(runs done, runs in all)
 Progress = Callable[[int, int], None]
@@ -54,15 +64,19 @@ def random_walk(
     names, threads = root.names, root.threads
     depth = rng.randint(1, bound)
     prefix: list[tuple[int, str]] = []
-    horizon = root.horizon
+    horizon, switches = root.horizon, switches_of(root.outcome)
     runs = 0
     while runs < budget:
-        free = free_contexts(prefix, names, threads)
-        start = prefix[-1][0] + 1 if prefix else 0
-        if not free or start >= horizon:
+        allowed = choices(prefix, names, threads, horizon, switches)
+        if not allowed:
             break
-        name = rng.choice(free)
-        prefix = [*prefix, (rng.randrange(start, horizon), name)]
+        # A context, then a point among those where it may go: one range (the whole run
+        # after the last placement) unless a thread's end cuts task context's take-back off.
+        name = rng.choice(list(allowed))
+        ranges = allowed[name]
+        point = _nth(ranges, rng.randrange(sum(len(r) for r in ranges)))
+        free = free_contexts(prefix, names, threads, cpu_at(prefix, threads, switches, point))
+        prefix = [*prefix, (point, name)]
         leaf = len(prefix) >= depth or is_leaf(prefix, free, name, threads, bound)
         out = engine.run(prefix, leaf)
         runs += 1
@@ -70,8 +84,17 @@ def random_walk(
             return runs, Found(out, prefix)
         if leaf:
             break
-        horizon = next_horizon(out, name, threads)
+        horizon, switches = out.horizon, switches_of(out)
     return runs, None
+
+
+def _nth(ranges: list[range], i: int) -> int:
+    """The i-th point of `ranges`, taken in order."""
+    for span in ranges:
+        if i < len(span):
+            return span[i]
+        i -= len(span)
+    raise IndexError(i)
 
 
 def random_walks(
