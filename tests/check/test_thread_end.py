@@ -2,9 +2,14 @@
 but task context's take-back is in the search's tree, the paused thread's resumption among
 them, and the partial-order reduction stays sound there (a class never spans the switch)."""
 
+import sys
+from pathlib import Path
+
 from irqio.check import Setup, explore, scenario
 from irqio.check.outcome import TASK
 from irqio.check.search import CPU, Switch, choices, cpu_at, free_contexts, segments
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "check"
 
 
 class Cell:
@@ -144,3 +149,22 @@ def test_the_search_resumes_a_thread_paused_by_a_spin_step() -> None:
         found = explore(resume_after_a_spin, first_runs=False, **options)  # type: ignore[arg-type]
         assert found.verdict == "BROKEN"
         assert explore(resume_after_a_spin, replay=found.replay).verdict == "BROKEN"
+
+
+def test_two_processes_cut_the_same_tree_after_a_spin() -> None:
+    # A spin step hands the CPU back with no placement: the split must cut at it as the
+    # serial search does (the seqlock example's reader spins on the other core's writer).
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import seqlock_spin
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    for sc in (seqlock_spin.read_on_another_core, resume_after_a_spin):
+        serial = explore(sc, preemptions=2, first_runs=False)
+        split = explore(sc, preemptions=2, first_runs=False, jobs=2)
+        assert (serial.verdict, serial.schedules_run, serial.pruned, serial.replay) == (
+            split.verdict,
+            split.schedules_run,
+            split.pruned,
+            split.replay,
+        ), sc.name
