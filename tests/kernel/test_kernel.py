@@ -282,3 +282,45 @@ def test_pairing_heap_pops_in_key_then_push_order(ops: list[tuple[str, int]]) ->
     for _key, _order, node in model:
         assert heap.pop() is node
     assert heap.peek() is None
+
+
+def _ran_kernel() -> Kernel:
+    """A kernel that ran a task waking another through an irqio Flag, then a sleep."""
+    import irqio
+
+    kernel = Kernel(VirtualClock())
+    flag = irqio.Flag()
+
+    async def waits() -> None:
+        await flag.wait()
+
+    async def main() -> None:
+        kernel.create_task(waits())
+        await kernel.sleep(0.001)
+        flag.set()
+        await kernel.sleep(0.001)
+
+    kernel.run_until_complete(kernel.create_task(main()))
+    return kernel
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_close_lets_refcounting_free_the_kernel_and_its_world(close: bool) -> None:
+    import gc
+    import weakref
+
+    kernel = _ran_kernel()
+    gc.collect()
+    gone = weakref.ref(kernel)
+    gc.disable()
+    try:
+        if close:
+            kernel.close()
+            with pytest.raises(RuntimeError, match="closed"):
+                kernel.run_until_complete(None)
+        del kernel
+        # closed: freed at once; not closed: its cycles wait for the collector
+        assert (gone() is None) is close
+    finally:
+        gc.enable()
+        gc.collect()

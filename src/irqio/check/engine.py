@@ -444,6 +444,9 @@ class Engine:
         self.recorder.flush_silently()
 
     def _close_world(self, setup: Setup) -> None:
+        for kernel in setup.kernels:
+            if not kernel.running:
+                kernel.close()  # its cycles cut: refcounting frees the run's world
         for loop in setup.loops:
             try:
                 loop.close()

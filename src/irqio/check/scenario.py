@@ -35,6 +35,7 @@ import os
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from irqio.controller.core import Line
 from irqio.kernel import Kernel, VirtualClock
 
 PORTS = ("kernel", "asyncio")
@@ -120,7 +121,8 @@ class Setup:
         runs only above the running priority and the ceiling, as `irqio.Controller` decides;
         else it stays pending until the handler it waits behind returns or the resource
         that masks it is released. `fn` may also be a `Line` of that controller."""
-        if hasattr(fn, "pend") and hasattr(fn, "priority"):  # a Line
+        maybe_line: object = fn  # a Line is no plain callable to mypy
+        if isinstance(maybe_line, Line):
             line: Any = fn
             self._add_line(line, name or line.name)
             return

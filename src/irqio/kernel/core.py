@@ -84,6 +84,7 @@ class Kernel:
         # Called with (kernel, task, error) for a failure nobody retrieved (see Loop).
         self.unretrieved: Callable[[Kernel, Task, BaseException], None] | None = None
         self._sleep = _Sleep(self)  # the one sleep awaitable (no allocation per sleep)
+        self.closed = False  # close() ran
         self.loop: Any = None  # its asyncio-shaped Loop, made by irqio.kernel.loop on demand
 
     # -- any context ---------------------------------------------------------------------
@@ -134,11 +135,32 @@ class Kernel:
         result: T = main.result()
         return result
 
+    def close(self) -> None:
+        """Let go of the tasks, services and port state this kernel holds; it cannot run again.
+        A kernel, its tasks, its sleep and its doorbell refer to each other: cut here, they are
+        freed as soon as the last outside reference goes, with no cycle for the collector
+        (the explorer closes the kernel of every run). `errors` stays, to be read."""
+        if self.running:
+            raise RuntimeError("close() a kernel that is running: stop() it first")
+        self.closed = True
+        self.main = self.cur_task = None
+        self.services = []
+        self.queue = TaskQueue()
+        sleep = self._sleep
+        sleep.kernel = None  # type: ignore[assignment]
+        sleep.stop.__traceback__ = None  # its last raise's frames hold tasks and this kernel
+        try:
+            del self.irqio_doorbell  # type: ignore[attr-defined]  # the kernel port's doorbell
+        except AttributeError:
+            pass
+
     def run_until_complete(self, main: "Task | None", max_steps: int | None = None) -> None:
         """Run until `main` finishes (None: until `stop()`). KeyboardInterrupt and SystemExit
         from inside go through; so does Deadlock from a virtual clock."""
         if self.running:
             raise RuntimeError("this kernel is already running")
+        if self.closed:
+            raise RuntimeError("this kernel is closed: make a new Kernel")
         _attach_port()
         previous = _running.kernel  # another kernel this one runs inside (tests, the explorer)
         _running.kernel = self
