@@ -26,46 +26,45 @@ async def _gather(s: Setup, *coros: Any) -> None:
 def flag_two_waiters(s: Setup) -> None:
     """Every task waiting when set() happens wakes (MicroPython's ThreadSafeFlag keeps one).
 
-    A waiter that starts after the flag was consumed legitimately keeps waiting, so a second
-    line, `release`, sets the flag again when the world goes idle, but only if `isr` found
-    fewer than two tasks parked; what `isr` owed must be paid before `release` runs.
+    Two handlers set the flag, each noting first how many tasks are parked (that set owes
+    each of them a wake). A set with nobody parked is spent by the next task to wait, so
+    a later waiter may legitimately wait on: once both handlers have fired and their wakes had
+    their turn, task context counts who woke, then sets the flag once more to end the run.
     """
     flag = irqio.Flag()
     woke: list[int] = []
-    parked_at_isr: list[int] = []
-    woke_at_release: list[int] = []
+    owed: list[int] = []  # tasks parked at each handler's set
+    woke_after_sets: list[int] = []
 
     async def waiter(i: int) -> None:
         await flag.wait()
         woke.append(i)
 
-    order: list[str] = []
+    both_fired = irqio.Event()
 
-    def isr() -> None:
-        order.append("isr")
-        parked_at_isr.append(flag.waiting)  # a read: how many tasks this set() must wake
+    def setter() -> None:
+        owed.append(flag.waiting)  # a read: how many tasks this set() must wake
         flag.set()
-
-    def release() -> None:
-        order.append("release")
-        woke_at_release.append(len(woke))
-        if not parked_at_isr or parked_at_isr[0] < 2:
-            flag.set()
+        if len(owed) == 2:
+            both_fired.set()
 
     async def main() -> None:
-        await _gather(s, waiter(0), waiter(1))
-
-    def paid() -> bool:
-        # If isr fired first, everyone parked then (and at least one task) woke before release.
-        if order != ["isr", "release"]:
-            return True
-        return woke_at_release[0] >= max(1, parked_at_isr[0])
+        tasks = [s.create_task(waiter(0)), s.create_task(waiter(1))]
+        await both_fired.wait()  # a handler not placed fires when task context idles
+        await s.sleep(0.001)  # the wakes the last set owed run before this sleep ends
+        woke_after_sets.append(len(woke))
+        flag.set()  # whoever still waits was owed nothing: let it go
+        for t in tasks:
+            await t
 
     s.run(main)
-    s.handler(isr, "isr")
-    s.handler(release, "release")
-    s.at_end(paid, "every task parked when isr set the flag woke from that set")
-    s.at_end(lambda: sorted(woke) == [0, 1], "both waiters woke in the end")
+    # Two handlers that may nest: one that splits the other's count and set only sets sooner.
+    s.handler(setter, "isr")
+    s.handler(setter, "release")
+    s.at_end(
+        lambda: woke_after_sets[0] >= max(owed),
+        "every task parked when a handler set the flag woke from that set",
+    )
 
 
 @scenario(ports=BOTH)

@@ -21,6 +21,7 @@ FOREIGN = [
     p.slots_foreign_signal,
 ]
 TWO = [
+    p.flag_two_waiters,
     p.flag_two_handlers,
     p.event_two_handlers,
     p.message_two_handlers,
