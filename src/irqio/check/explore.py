@@ -78,7 +78,8 @@ class Result:
     def stats(self) -> str:
         pruned = f" (+{self.pruned} pruned as equivalent)" if self.pruned else ""
         text = (
-            f"{self.schedules_run} schedules{pruned} in {self.elapsed:.2f} s "
+            f"{self.schedules_run} schedule{'' if self.schedules_run == 1 else 's'}{pruned} "
+            f"in {self.elapsed:.2f} s "
             f"({self.schedules_per_second:.0f}/s), {self.points} preemption points"
         )
         if self.seed is not None:
@@ -309,10 +310,12 @@ def _first_run(
     handle the report prints, and is not counted when it confirms the run (as shrinking and
     explaining are not); one that does not confirm is a run like any other, and counted. A
     first run that imported modules (first-time work, which shifts point numbers) is not
-    replayed: it is made once more, now warm, and counted."""
+    replayed: it is made once more, now warm. It counts as an execution, but not as a
+    schedule (like the warm-up), so a cold and a warm process report the same schedules."""
     warm = True
     early = False
     tries = 0
+    cold = 0
     while tries < 3:
         tries += 1
         modules = len(sys.modules)
@@ -321,10 +324,11 @@ def _first_run(
         warm = warm and bool(out.placed)
         if out.failure is not None and out.placed:
             if len(sys.modules) != modules:
+                cold += 1
                 continue  # imported: later runs number points differently; again, warm
             again = engine.run(out.placed, leaf=True)
             if shrink.same_failure(again.failure, out.failure):
-                result.schedules_run = result.executions
+                result.schedules_run = result.executions - cold
                 result.contexts = out.context_names
                 result.points = out.horizon
                 result.strategy = "the race-directed first run"

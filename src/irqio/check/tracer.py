@@ -126,7 +126,12 @@ class Tracer:
             points = points_of(code)
             if points is not None or (tracer.record_untraced and not _own(code)):
                 table[code] = (points, info(code).ops)
-                mon.set_local_events(tool, code, instruction)
+                try:
+                    mon.set_local_events(tool, code, instruction)
+                except ValueError:
+                    # The events reach every thread: another one (a process pool's manager
+                    # under -j) may get here after close() freed the tool. Nothing to watch.
+                    return None
                 instrumented.append(code)
             return disable  # once per code object
 
