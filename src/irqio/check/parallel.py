@@ -382,6 +382,36 @@ def _child_atoms(
     return sorted(weights.items())
 
 
+def _gather(
+    pool: _Pool, handles: dict[Any, Any], engine: Engine, progress: Progress | None
+) -> list[tuple[Any, search.Search]]:
+    """Every piece's answer, with the key `handles` gives its handle (where it starts in the
+    serial order), as the workers finish them. A piece that found a failure cancels the
+    pieces keyed after it: they cannot hold an earlier one."""
+    done: list[tuple[Any, search.Search]] = []
+    pending = list(handles)
+    try:
+        while pending:
+            for handle, answer in pool.wait(pending):
+                if handle not in pending:
+                    continue  # cancelled meanwhile: it cannot hold an earlier failure
+                pending.remove(handle)
+                key = handles[handle]
+                reps = [_rep(r, engine) for r in answer["reps"]]
+                done.append((key, search.Search(reps=reps)))
+                if any(r.found is not None for r in reps):
+                    late = [h for h in pending if handles[h] > key]
+                    pool.cancel(late)
+                    pending = [h for h in pending if h not in late]
+                if progress is not None:
+                    runs = sum(r.runs for _, part in done for r in part.reps)
+                    progress(len(handles) - len(pending), len(handles), runs)
+    except BaseException:
+        pool.cancel(pending)
+        raise
+    return done
+
+
 def _exhaustive(
     pool: _Pool,
     spec: Spec,
@@ -413,29 +443,8 @@ def _exhaustive(
                 "horizon": g.horizon, "switches": g.switches, "start": a, "stop": b}  # fmt: skip
         handles[pool.submit(spec, task)] = (g.point, g.name)
     answers: dict[tuple[int, str], list[search.Search]] = {}
-    pending = list(handles)
-    try:
-        while pending:
-            for handle, answer in pool.wait(pending):
-                if handle not in pending:
-                    continue  # cancelled meanwhile: it cannot hold an earlier failure
-                pending.remove(handle)
-                key = handles[handle]
-                reps = [_rep(r, engine) for r in answer["reps"]]
-                answers.setdefault(key, []).append(search.Search(reps=reps))
-                if any(r.found is not None for r in reps):
-                    late = [h for h in pending if handles[h] > key]  # later first placements
-                    pool.cancel(late)
-                    pending = [h for h in pending if h not in late]
-                if progress is not None:
-                    progress(
-                        len(handles) - len(pending),
-                        len(handles),
-                        sum(r.runs for ps in answers.values() for p in ps for r in p.reps),
-                    )
-    except BaseException:
-        pool.cancel(pending)
-        raise
+    for key, part in _gather(pool, handles, engine, progress):
+        answers.setdefault(key, []).append(part)
 
     def first_level(g: _Guess) -> search.Rep:
         """One first placement: its run and its children, merged in the serial order."""
@@ -485,26 +494,7 @@ def _exhaustive_ranges(
     for _, a, b, _ in split_points(ranges, atoms, jobs * PIECES_PER_JOB):
         task = {"mode": "exhaustive", "bound": bound, "reduce": False, "start": a, "stop": b}
         handles[pool.submit(spec, task)] = a
-    parts = []
-    pending = list(handles)
-    try:
-        while pending:
-            for handle, answer in pool.wait(pending):
-                if handle not in pending:
-                    continue  # cancelled meanwhile: it cannot hold an earlier failure
-                pending.remove(handle)
-                reps = [_rep(r, engine) for r in answer["reps"]]
-                parts.append(search.Search(reps=reps))
-                if any(r.found is not None for r in reps):
-                    late = [h for h in pending if handles[h] > handles[handle]]
-                    pool.cancel(late)
-                    pending = [h for h in pending if h not in late]
-                if progress is not None:
-                    progress(len(handles) - len(pending), len(handles),
-                             sum(r.runs for p in parts for r in p.reps))  # fmt: skip
-    except BaseException:
-        pool.cancel(pending)
-        raise
+    parts = [part for _, part in _gather(pool, handles, engine, progress)]
 
     def run_missing(point: int, name: str) -> search.Rep:
         part = search.explore_range(engine, root, bound, range(point, point + 1), reduce=False,
