@@ -20,7 +20,7 @@ from irqio.controller.errors import (
 )
 from irqio.controller.resource import Resource
 from irqio.runtime.errors import NoScheduler, QueueEmpty, QueueFull, WrongScheduler
-from irqio.runtime.primitives import Event, Flag, Message, Queue, Slots
+from irqio.runtime.primitives import Event, Flag, Message, Producer, Queue, Slots
 from irqio.runtime.wait_any import wait_any
 
 __version__ = "0.1.0"
@@ -40,6 +40,7 @@ __all__ = [
     "NoScheduler",
     "NotHeld",
     "OutOfOrderRelease",
+    "Producer",
     "Queue",
     "QueueEmpty",
     "QueueFull",

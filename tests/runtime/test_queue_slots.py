@@ -36,6 +36,45 @@ def test_queue_full_is_refused_and_counted() -> None:
     assert q.empty()
 
 
+def test_producer_handle_puts_like_the_queue_and_counts_refusals_once() -> None:
+    q: irqio.Queue[int] = irqio.Queue(2)
+    p = q.producer()
+    assert isinstance(p, irqio.Producer)
+    assert p.offer(1)
+    p.put_nowait(2)
+    assert not p.offer(3)
+    with pytest.raises(irqio.QueueFull, match="overruns"):
+        p.put_nowait(4)
+    assert q.overruns == 2  # one per refused item, not one per attempt inside put_nowait
+    assert [q.get_nowait(), q.get_nowait()] == [1, 2]
+    assert "Producer" in repr(p)
+
+
+def test_producer_handles_from_threads_keep_every_item_in_order(run: Runner) -> None:
+    async def main() -> None:
+        q: irqio.Queue[tuple[int, int]] = irqio.Queue(64)
+        n = 3000
+
+        def produce(tag: int) -> None:
+            offer = q.producer().offer
+            for i in range(n):
+                while not offer((tag, i)):
+                    pass
+
+        threads = [threading.Thread(target=produce, args=(tag,)) for tag in range(3)]
+        for t in threads:
+            t.start()
+        got: list[list[int]] = [[], [], []]
+        while sum(map(len, got)) < 3 * n:
+            for tag, i in await asyncio.wait_for(q.get_batch(100), 5):
+                got[tag].append(i)
+        for t in threads:
+            t.join(5)
+        assert got == [list(range(n))] * 3
+
+    run(main())
+
+
 def test_queue_get_waits_and_keeps_order(run: Runner) -> None:
     async def main() -> None:
         q: irqio.Queue[int] = irqio.Queue(1000)

@@ -8,19 +8,19 @@ MicroPython's `_thread` runs without a GIL (the rp2 port's second core, the unix
 threads really run at once, and `deque.append` / `popleft` update their indices with no lock,
 so two threads appending to one deque lose items. What MicroPython does guarantee:
 
-* a C call is never split by code of the same thread: soft IRQs and `micropython.schedule`
-  callbacks run between bytecodes;
-* a deque made with the overflow flag (``deque((), n, 1)``) is a correct ring for ONE appender
-  and ONE popper: `append` writes only the put index (and raises when full instead of dropping),
-  `popleft` writes only the get index.
+* scheduled callbacks (soft IRQs, `micropython.schedule`) run only on the main thread and only
+  at branch opcodes (py/scheduler.c, py/vm.c `pending_exception_check`): straight-line bytecode
+  is never split by them, and a C call is never split by code of the same thread;
+* a store of one list element or one attribute is one machine word: a reader on the other core
+  sees the old value or the new one.
 
 So there, `PerContext` gives each producer context a cell of its own (a ring,
 `irqio.runtime.rings.ContextRing`; a count, `irqio.runtime.counters.Tally`), each index with exactly
-one writer: one ring per thread (the thread's task code and its soft IRQs share it: they never
-split each other's C calls) and one for hard IRQs, written inside a `machine.disable_irq()`
-window where the port has one (hard IRQs of different priorities nest; the window is a few
-instructions). The consumer (task context) pops from every ring. A thread's ring is made the
-first time that thread produces, and published before its first item.
+one writer: one ring per thread (the main thread's task code and its soft IRQs share it: a ring's
+put is straight-line from the read of its tail to the store) and one for hard IRQs, written inside
+a `machine.disable_irq()` window where the port has one (hard IRQs of different priorities nest;
+the window is a few instructions). The consumer (task context) takes from every ring. A thread's
+ring is made the first time that thread produces, and published before its first item.
 
 Memory order: each side stores, then reads the other side's flag (`_due`, `_queued`,
 `_getters`). That needs the two stores to be seen in order across cores: true on the in-order

@@ -31,7 +31,7 @@ for one set (two racing rings) or for none wakes nobody wrongly:
   set event, and a waiter remembers the epoch it parked in.
 """
 
-from irqio._compat import MICROPYTHON, TYPE_CHECKING, Generic, TypeVar
+from irqio._compat import MICROPYTHON, TYPE_CHECKING, Generic, TypeVar, in_hard_irq
 from irqio.runtime import ports
 from irqio.runtime.contexts import irq_off, irq_on, thread_ident
 from irqio.runtime.counters import Tally
@@ -375,17 +375,16 @@ class Queue(_Primitive, Generic[T]):
         return self._items.refused
 
     if MICROPYTHON:
-        # The steps of `ContextRing.put`, inlined: the producers' hot path (a second Python
-        # call per item was a third of an offer on the unix port).
+        # `ContextRing.put`'s context lookup, inlined: the producers' hot path.
 
         def offer(self, item: "T") -> bool:
             """Put `item` if there is room; False (counted in `overruns`) if not. Any context."""
             rings = self._rings
             _heap_lock()
-            in_irq = _heap_unlock()  # `in_hard_irq()`: get_ident() may allocate in a hard IRQ
-            if in_irq:
-                cell = rings.irq
+            if _heap_unlock():  # `in_hard_irq()`: get_ident() may allocate in a hard IRQ
                 state = irq_off()  # hard IRQs of different priorities nest: one writer
+                queued = rings.irq.put(item)
+                irq_on(state)
             else:
                 ident = thread_ident()
                 if ident == rings._owner:
@@ -394,20 +393,10 @@ class Queue(_Primitive, Generic[T]):
                     cell = rings._threads.get(ident)
                     if cell is None:
                         cell = rings._add(ident)
-            items = cell.items
-            # why check, then append: this context is the ring's only appender and the consumer
-            # only removes, so room seen here is still there (see `ContextRing.put`)
-            if len(items) >= self.capacity:
-                cell.refused += 1
-                if in_irq:
-                    irq_on(state)
-                return False
-            items.append(item)
-            if in_irq:
-                irq_on(state)
-            if self._getters:  # after the item is in: publish, then ring
+                queued = cell.put(item)
+            if queued and self._getters:  # after the item is in: publish, then ring
                 self._ring()
-            return True
+            return queued  # type: ignore[no-any-return]
 
     else:
         # The same steps as `ContextRing.put` and `SharedRing.put`, inlined for CPython: a
@@ -429,10 +418,18 @@ class Queue(_Primitive, Generic[T]):
         """Put `item`, or raise `QueueFull` (counted in `overruns`). Any context but a hard
         IRQ (raising allocates there: use `offer`)."""
         if not self.offer(item):
-            raise QueueFull(
-                f"Queue is full ({self.capacity} items); the item was refused and counted in "
-                "overruns: consume faster, make the queue larger, or use offer() in handlers"
+            raise _full(self)
+
+    def producer(self) -> "Producer[T]":
+        """A handle for the calling thread to put items with: `Producer.offer` is the fastest
+        way in from a thread that produces many items (see `Producer`). Call it in the thread
+        that will produce, not in a hard IRQ."""
+        if in_hard_irq():
+            raise RuntimeError(
+                "Queue.producer() makes a handle for the calling thread; in a hard IRQ handler "
+                "call queue.offer(item) instead"
             )
+        return Producer(self)
 
     if MICROPYTHON:
 
@@ -533,6 +530,65 @@ class Queue(_Primitive, Generic[T]):
 
     def _ready(self) -> bool:
         return bool(len(self._items))
+
+
+def _full(queue: "Queue[Any]") -> QueueFull:
+    return QueueFull(
+        f"Queue is full ({queue.capacity} items); the item was refused and counted in "
+        "overruns: consume faster, make the queue larger, or use offer() in handlers"
+    )
+
+
+class Producer(Generic[T]):
+    """One thread's way into a `Queue` (`Queue.producer()`), for a thread that produces many
+    items: the producer half of a single-producer ring, as in heapless's `Queue::split()`.
+
+    `offer` and `put_nowait` mean what `Queue`'s do. On MicroPython the handle holds the ring
+    of the thread that made it, so an item costs none of the work `Queue.offer` does to find
+    the calling context's ring (about half of it on the unix port). The rule that buys that:
+    use a handle only in the thread that made it (its tasks, and that thread's soft IRQs), never
+    in a hard IRQ or another thread, where `Queue.offer` is the way in. On CPython, where every
+    context shares one ring, `offer` is `Queue.offer`.
+    """
+
+    def __init__(self, queue: "Queue[T]") -> None:
+        self._queue = queue
+        if MICROPYTHON:
+            self._cell = queue._rings.thread_cell()
+
+    if MICROPYTHON:
+
+        def offer(self, item: "T") -> bool:
+            """Put `item` if there is room; False (counted in `overruns`) if not."""
+            # `_Cell.put`, inlined (one Python call per item, not two); straight-line from
+            # the read of `tail` to its store, for the soft-IRQ argument given there.
+            cell = self._cell
+            tail = cell.tail
+            cell.buf[tail] = item
+            size = cell.size
+            room = (tail + 1) % size != cell.taken.head
+            cell.tail = (tail + room) % size
+            if not room:
+                cell.refused += 1
+                return False
+            queue = self._queue
+            if queue._getters:  # after the item is in: publish, then ring
+                queue._ring()
+            return True
+
+    else:
+
+        def offer(self, item: "T") -> bool:
+            """Put `item` if there is room; False (counted in `overruns`) if not."""
+            return self._queue.offer(item)
+
+    def put_nowait(self, item: "T") -> None:
+        """Put `item`, or raise `QueueFull` (counted in `overruns`)."""
+        if not self.offer(item):
+            raise _full(self._queue)
+
+    def __repr__(self) -> str:
+        return f"<Producer for {self._queue!r}>"
 
 
 _MARK = b"\x01"

@@ -26,15 +26,83 @@ else:
         return 0
 
 
-class _Cell:
-    """One producer context's ring: its items and the items it had refused (single writer)."""
+class _Taken:
+    """How far the consumer has taken one producer ring: written by task context only. Its own
+    object, apart from the producer's `_Cell`: a producer on the other core stores to its cell
+    for every item, and an index of the consumer's beside those stores cost the queue a cache
+    line moving between the cores per item (about half its throughput on the unix port)."""
 
-    __slots__ = ("items", "refused")
+    __slots__ = ("head",)
+
+    def __init__(self) -> None:
+        self.head = 0  # the oldest item's place
+
+
+class _Cell:
+    """One producer context's ring (MicroPython): `size` = capacity + 1 places, and items live
+    in the places from `taken.head` up to, not including, `tail`.
+
+    Single writers: `tail`, `refused` and the place at `tail` belong to the producer context;
+    `taken.head` and the places it passes belong to the consumer. The place at `tail` is never
+    an item (the ring keeps one place free), so the producer may write it before it knows there
+    is room (a refused item stays there until the context's next put)."""
+
+    __slots__ = ("buf", "refused", "size", "tail", "taken")
 
     def __init__(self, capacity: int) -> None:
-        # MicroPython's signature: maxlen positional, flag 1 = raise when full
-        self.items: deque[Any] = deque((), capacity, 1)  # type: ignore[call-overload]
+        self.size = capacity + 1
+        self.buf: list[Any] = [None] * self.size
+        self.tail = 0
         self.refused = 0
+        self.taken = _Taken()
+
+    def put(self, item: "Any") -> bool:
+        """Append `item`; False (counted in `refused`) if the ring is full. The ring's producer
+        context only; O(1), no allocation, no exception (both matter in a hard IRQ)."""
+        # why straight-line from the read of `tail` to its store: MicroPython runs scheduled
+        # callbacks (soft IRQs) only at branch opcodes (py/vm.c, pending_exception_check), so
+        # a thread's task code and the soft IRQs that share its ring cannot split this.
+        tail = self.tail
+        self.buf[tail] = item  # the free place: harmless if there is no room
+        size = self.size
+        room = (tail + 1) % size != self.taken.head
+        self.tail = (tail + room) % size  # publish: the item is in before `tail` passes it
+        if room:
+            return True
+        self.refused += 1
+        return False
+
+    def __len__(self) -> int:
+        return (self.tail - self.taken.head) % self.size
+
+    def take(self, n: int) -> "list[Any]":
+        """Up to `n` of the oldest items, as one list (the consumer only): a slice or two.
+        The taken places are cleared one by one: a slice assignment would also rewrite every
+        place after them (MicroPython moves the rest of the list), places the producer may be
+        writing at that moment."""
+        taken = self.taken
+        head = taken.head
+        size = self.size
+        k = (self.tail - head) % size  # read `tail` once: later items wait for the next take
+        if k > n:
+            k = n
+        end = head + k
+        buf = self.buf
+        if end <= size:
+            batch = buf[head:end]
+        else:
+            end -= size
+            batch = buf[head:]
+            batch.extend(buf[:end])
+        end %= size
+        j = head
+        while j != end:  # the ring keeps no taken item alive
+            buf[j] = None
+            j += 1
+            if j == size:
+                j = 0
+        taken.head = end  # after the places are cleared: the producer may reuse them now
+        return batch
 
 
 class SharedRing:
@@ -111,61 +179,52 @@ class ContextRing:
         self._next = 0  # the ring the consumer looks at first (fairness; consumer only)
 
     def put(self, item: "Any") -> bool:
-        """Append `item` to the caller's ring; False (counted) if that ring is full. The hot
-        path of every producer on MicroPython: kept to one Python call."""
+        """Append `item` to the calling context's ring; False (counted) if that ring is full.
+        Any context."""
         rings = self._rings
         _heap_lock()
-        in_irq = _heap_unlock()  # `in_hard_irq()`, inlined: this is the hot path
-        if in_irq:
-            cell = rings.irq
+        if _heap_unlock():  # `in_hard_irq()`, inlined: get_ident() may allocate there
             state = irq_off()  # hard IRQs of different priorities nest: one writer at a time
-        else:
-            ident = thread_ident()  # PerContext.thread_cell, inlined
-            if ident == rings._owner:
-                cell = rings.mine
-            else:
-                cell = rings._threads.get(ident)
-                if cell is None:
-                    cell = rings._add(ident)
-        items = cell.items
-        # why check, then append: this context is the ring's only appender, and the consumer
-        # only removes, so room seen here is still there; no IndexError (raising allocates,
-        # which a hard IRQ may not).
-        if len(items) >= self.capacity:
-            cell.refused += 1  # single writer: this context
-            queued = False
-        else:
-            items.append(item)
-            queued = True
-        if in_irq:
+            queued: bool = rings.irq.put(item)
             irq_on(state)
-        return queued
+            return queued
+        ident = thread_ident()  # PerContext.thread_cell, inlined
+        if ident == rings._owner:
+            cell = rings.mine
+        else:
+            cell = rings._threads.get(ident)
+            if cell is None:
+                cell = rings._add(ident)
+        return cell.put(item)  # type: ignore[no-any-return]
 
     def poll(self) -> "Any":
         """An item, or `EMPTY`. The consumer only. It stays with one producer's ring until that
         is empty, then moves on round-robin: order is kept per producer, and a busy producer
         delays the others by at most its ring (`capacity` items)."""
         cells = self._rings.cells
-        i = self._next
-        if i < len(cells):
-            items = cells[i].items
-            if items:
-                return items.popleft()
         n = len(cells)
+        i = self._next
+        if i >= n:
+            i = 0
         for _ in range(n):
+            cell = cells[i]
+            taken = cell.taken
+            head = taken.head
+            if head != cell.tail:
+                self._next = i
+                buf = cell.buf
+                item = buf[head]
+                buf[head] = None  # the ring keeps no taken item alive
+                taken.head = (head + 1) % cell.size
+                return item
             i += 1
             if i >= n:
                 i = 0
-            items = cells[i].items
-            if items:
-                self._next = i
-                return items.popleft()
         return EMPTY
 
     def take_batch(self, n: int) -> "list[Any]":
         """Up to `n` items in `poll`'s order, a ring at a time (the consumer only)."""
         batch: list[Any] = []
-        take = batch.append
         cells = self._rings.cells
         count = len(cells)
         i = self._next
@@ -173,17 +232,14 @@ class ContextRing:
             i = 0
         idle = 0  # rings looked at in a row that had nothing: stop after a full turn
         while n and idle < count:
-            items = cells[i].items
-            k = len(items)
-            if k:
+            part = cells[i].take(n)
+            if part:
                 idle = 0
-                if k > n:
-                    k = n
-                n -= k
-                popleft = items.popleft
-                while k:
-                    take(popleft())
-                    k -= 1
+                n -= len(part)
+                if batch:
+                    batch.extend(part)
+                else:
+                    batch = part
                 if not n:
                     break  # stay on this ring, as `poll` does
             else:
@@ -197,19 +253,23 @@ class ContextRing:
     def __len__(self) -> int:
         total = 0  # a loop, not sum(generator): no allocation
         for cell in self._rings.cells:
-            total += len(cell.items)
+            total += (cell.tail - cell.taken.head) % cell.size
         return total
 
     def __iter__(self) -> "Iterator[Any]":
         """Every producer's items, oldest first within each (a look; task context)."""
         out: list[Any] = []
         for cell in self._rings.cells:
-            out.extend(cell.items)
+            head = cell.taken.head
+            size = cell.size
+            for k in range((cell.tail - head) % size):
+                out.append(cell.buf[(head + k) % size])
         return iter(out)
 
     def full(self) -> bool:
         """Would an item from the calling context be refused now?"""
-        return len(self._rings.cell().items) >= self.capacity
+        cell = self._rings.cell()
+        return (cell.tail + 1) % cell.size == cell.taken.head  # type: ignore[no-any-return]
 
     @property
     def refused(self) -> int:
