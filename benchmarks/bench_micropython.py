@@ -17,9 +17,11 @@ Rows (each measurement in a fresh MicroPython process, benchmarks/micropython/me
 * thread -> task wake p50/p99: a `_thread` stamps the time and sets, the task reads the clock;
 * task switch: one pass through the loop (`sleep_ms(0)`) while one task is parked on a flag;
 * queue: items/s from a `_thread` producer into a task, 256 places (the libraries take turns for
-  several rounds: medians, and the median of the round-by-round ratios); what one item costs
-  the producer alone (irqio's `offer`, Hinch's `put_sync`, and the floor: one Python call that
-  appends to a deque); and two producer threads
+  several rounds: medians, and the median of the round-by-round ratios), the task taking one
+  item per `get()` or (irqio) all there are per `get_batch()`, the thread putting through
+  `Queue.offer` (any context) or (irqio) its `Producer`; what one item costs the producer alone
+  (irqio's `offer` and `Producer.offer`, Hinch's `put_sync`, and the floor: one Python call
+  that appends to a deque); and two producer threads
   into one queue: items received once, in order per producer, or not an item that was put
   (Hinch's ThreadSafeQueue documents one producer; irqio's takes any number);
 * import time and heap.
@@ -131,7 +133,7 @@ def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
     }[mode]
     queues = [lib for lib in libs if lib != "tsf"]  # ThreadSafeFlag has no queue
     rows: dict[str, dict[str, Any]] = {lib: {} for lib in libs}
-    steps = 4 * len(libs) + rounds * (2 * len(queues) + 2) + len(queues)
+    steps = 4 * len(libs) + rounds * (2 * len(queues) + 4) + len(queues)
     with progress(stderr_console()) as bar:
         task = bar.add_task("bench micropython", total=steps)
         for lib in libs:
@@ -151,8 +153,9 @@ def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
         # one run swings 5x. So the libraries take turns, round after round, and each row is
         # the median of its rounds; the verdict is the median of the per-round ratios.
         series: dict[tuple[str, str], list[float]] = {}
-        cases = [(lib, "queue") for lib in queues] + [("irqio", "batch")]
-        cases += [(lib, "produce") for lib in queues] + [("floor", "produce")]
+        cases = [(lib, "queue") for lib in queues] + [("irqio", "batch"), ("irqio", "handle")]
+        cases += [(lib, "produce") for lib in queues] + [("handle", "produce")]
+        cases += [("floor", "produce")]
         for r in range(rounds):
             for lib, kind in cases:
                 bar.update(task, description=f"queue round {r + 1}/{rounds}: {lib} {kind}")
@@ -165,11 +168,15 @@ def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
                     )
                 bar.advance(task)
         for (lib, kind), values in series.items():
-            key = {"queue": "queue_items_per_s", "batch": "batch_items_per_s"}.get(
-                kind, "produce_ns_per_item"
-            )
+            key = {
+                "queue": "queue_items_per_s",
+                "batch": "batch_items_per_s",
+                "handle": "handle_items_per_s",
+            }.get(kind, "produce_ns_per_item")
             if lib == "floor":  # not a library: the least any producer can do (see measure.py)
                 lib, key = "irqio", "floor_ns_per_item"
+            elif lib == "handle":  # irqio's Producer.offer, alone
+                lib, key = "irqio", "handle_ns_per_item"
             rows[lib][key] = percentile(values, 0.5)
             rows[lib][key + "_rounds"] = values
         for lib in queues:  # two producer threads into one queue
@@ -204,7 +211,11 @@ def verdicts(rows: dict[str, dict[str, Any]]) -> list[tuple[str, bool | None, st
         ("task switch <= 0.05 x ThreadSafeFlag", None if r is None else r <= 0.05, f"{r:.4f} x")
     )
     if hinch is not None:
-        for key, how in (("queue_items_per_s", "get()"), ("batch_items_per_s", "get_batch()")):
+        for key, how in (
+            ("queue_items_per_s", "get() + offer()"),
+            ("batch_items_per_s", "get_batch() + offer()"),
+            ("handle_items_per_s", "get_batch() + Producer.offer()"),
+        ):
             r = paired_ratio(me.get(key + "_rounds"), hinch.get("queue_items_per_s_rounds"))
             target = f"queue, irqio {how}, >= 3 x Hinch's ThreadSafeQueue"
             out.append((target, None if r is None else r >= 3, "-" if r is None else f"{r:.2f} x"))
@@ -266,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         ("thread -> task wake p50 µs", "wake_p50_us", ".0f"),
         ("thread -> task wake p99 µs", "wake_p99_us", ".0f"),
         ("task switch µs (one task parked)", "switch_us", ".1f"),
-        ("queue items/s from a _thread, get()", "queue_items_per_s", ",.0f"),
-        ("producer alone: ns per item", "produce_ns_per_item", ",.0f"),
-        ("queue items/s from a _thread, get_batch()", "batch_items_per_s", ",.0f"),
+        ("queue items/s from a _thread, get() + offer()", "queue_items_per_s", ",.0f"),
+        ("queue items/s, get_batch() + offer()", "batch_items_per_s", ",.0f"),
+        ("queue items/s, get_batch() + Producer.offer()", "handle_items_per_s", ",.0f"),
+        ("producer alone: ns per item, offer()", "produce_ns_per_item", ",.0f"),
+        ("producer alone: ns per item, Producer.offer()", "handle_ns_per_item", ",.0f"),
         ("2 producer threads: items received of 2 x n", "queue2_received", ",.0f"),
         ("2 producer threads: in order per producer", "queue2_in_order", ",.0f"),
         ("2 producer threads: not an item that was put", "queue2_corrupt", ",.0f"),
@@ -291,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             "taken in turn. 3 x Hinch's throughput leaves "
             f"{budget:.0f} ns per item to each side; the least a producer can do here (one "
             f"Python call that appends to a deque) takes {me['floor_ns_per_item']:.0f} ns, "
-            f"irqio's offer {me['produce_ns_per_item']:.0f} ns, "
+            f"irqio's offer {me['produce_ns_per_item']:.0f} ns (it finds the calling "
+            f"context's ring), its Producer.offer {me['handle_ns_per_item']:.0f} ns, "
             f"Hinch's put_sync {theirs['produce_ns_per_item']:.0f} ns.",
             markup=False,
         )

@@ -1,8 +1,8 @@
 # Runs on MicroPython's unix port (bench_micropython.py starts it): one measurement of one library
 # per process; the last line it prints is one JSON object of results. Usage:
 #   micropython measure.py KIND LIB [N]
-# KIND: import | idle | wake | switch | queue | batch | queue2 | produce
-# LIB: irqio | tsf | hinch | floor (produce only)
+# KIND: import | idle | wake | switch | queue | batch | handle | queue2 | produce
+# LIB: irqio | tsf | hinch | floor, handle (produce only: a deque append; irqio's Producer)
 import _thread
 import asyncio
 import gc
@@ -127,15 +127,16 @@ async def switch(n):
     await parked
 
 
-async def queue(n, batch=False):
+async def queue(n, batch=False, handle=False):
     # A _thread produces n items as fast as the queue takes them; the task consumes them, one
-    # `await get()` per item, or (irqio's get_batch) all that are there per await.
+    # `await get()` per item, or (irqio's get_batch) all that are there per await. The
+    # producer calls `offer` (any context), or (`handle`) the offer of its `Producer`.
     q = make_queue(256)
     done = [False]
 
     def producer():
         if LIB == "irqio":
-            offer = q.offer
+            offer = q.producer().offer if handle else q.offer
             for i in range(n):
                 while not offer(i):
                     pass
@@ -227,6 +228,12 @@ def produce(n):
             append(item)
 
         take = ring.popleft
+    elif LIB == "handle":  # irqio's Producer: the thread's own ring, no context lookup per item
+        import irqio
+
+        q = irqio.Queue(256)
+        put = q.producer().offer
+        take = q.get_nowait
     else:
         q = make_queue(256)
         put = q.offer if LIB == "irqio" else q.put_sync
@@ -256,6 +263,8 @@ elif KIND == "queue":
     asyncio.run(queue(N or 50000))
 elif KIND == "batch":
     asyncio.run(queue(N or 50000, batch=True))
+elif KIND == "handle":
+    asyncio.run(queue(N or 50000, batch=True, handle=True))
 elif KIND == "queue2":
     asyncio.run(queue2(N or 50000))
 elif KIND == "produce":
