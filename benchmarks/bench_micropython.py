@@ -16,8 +16,10 @@ Rows (each measurement in a fresh MicroPython process, benchmarks/micropython/me
   the `poll()`/`ppoll()` calls it made meanwhile (counted with strace, when installed);
 * thread -> task wake p50/p99: a `_thread` stamps the time and sets, the task reads the clock;
 * task switch: one pass through the loop (`sleep_ms(0)`) while one task is parked on a flag;
-* queue: items/s from a `_thread` producer into a task, 256 places (the libraries take turns for
-  several rounds: medians, and the median of the round-by-round ratios), the task taking one
+* queue: items/s from a `_thread` producer into a task, 256 places, counted from the first item
+  taken to the last (the wait for the first item, which includes starting the thread and the
+  library's first wait on the loop, is its own row), the libraries taking turns for several
+  rounds (medians, and the median of the round-by-round ratios), the task taking one
   item per `get()` or (irqio) all there are per `get_batch()`, the thread putting through
   `Queue.offer` (any context) or (irqio) its `Producer`; what one item costs the producer alone
   (irqio's `offer` and `Producer.offer`, Hinch's `put_sync`, and the floor: one Python call
@@ -162,6 +164,8 @@ def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
                 got = run_measure(binary, kind, lib, items, hinch, timeout=300)
                 key = "produce_ns_per_item" if kind == "produce" else "queue_items_per_s"
                 series.setdefault((lib, kind), []).append(got[key])
+                if kind == "queue":
+                    series.setdefault((lib, "first"), []).append(got["queue_first_item_us"])
                 if "queue_in_order" in got:  # every round, get() and get_batch() alike
                     rows[lib]["queue_in_order"] = (
                         rows[lib].get("queue_in_order", True) and (got["queue_in_order"])
@@ -172,6 +176,7 @@ def collect(binary: Path, mode: str, hinch: Path | None) -> dict[str, Any]:
                 "queue": "queue_items_per_s",
                 "batch": "batch_items_per_s",
                 "handle": "handle_items_per_s",
+                "first": "queue_first_item_us",
             }.get(kind, "produce_ns_per_item")
             if lib == "floor":  # not a library: the least any producer can do (see measure.py)
                 lib, key = "irqio", "floor_ns_per_item"
@@ -282,13 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         ("queue items/s, get_batch() + Producer.offer()", "handle_items_per_s", ",.0f"),
         ("producer alone: ns per item, offer()", "produce_ns_per_item", ",.0f"),
         ("producer alone: ns per item, Producer.offer()", "handle_ns_per_item", ",.0f"),
+        ("queue: first item taken after ms (get())", "queue_first_item_us", ""),
         ("2 producer threads: items received of 2 x n", "queue2_received", ",.0f"),
         ("2 producer threads: in order per producer", "queue2_in_order", ",.0f"),
         ("2 producer threads: not an item that was put", "queue2_corrupt", ",.0f"),
         ("import ms", "import_us", ".1f"),
         ("import heap bytes", "heap_bytes", ",.0f"),
     ]:
-        if key == "import_us":
+        if key in ("import_us", "queue_first_item_us"):
             table.add_row(label, *[cell_ms(rows[lib].get(key)) for lib in rows])
             continue
         table.add_row(label, *[cell(lib, key, fmt) for lib in rows])
@@ -301,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         budget = 1e9 / (3 * theirs["queue_items_per_s"])
         console.print(
             f"  queue items/s are the median of {len(me['queue_items_per_s_rounds'])} rounds "
-            "taken in turn. 3 x Hinch's throughput leaves "
+            "taken in turn, each from the first item to the last. 3 x Hinch's throughput leaves "
             f"{budget:.0f} ns per item to each side; the least a producer can do here (one "
             f"Python call that appends to a deque) takes {me['floor_ns_per_item']:.0f} ns, "
             f"irqio's offer {me['produce_ns_per_item']:.0f} ns (it finds the calling "

@@ -151,23 +151,30 @@ async def queue(n, batch=False, handle=False):
                         pass
         done[0] = True
 
+    # Items/s are counted from the first item taken to the last: the steady rate. What comes
+    # before (starting the thread; a library's first wait on this loop, which sets up its wake
+    # path and, for irqio, imports and compiles its port) is reported apart, as first_item_us.
     t0 = time.ticks_us()
     _thread.start_new_thread(producer, ())
     expect = 0
     ok = True
+    first = None  # when the first item (or batch) was in hand, and how many that was
     while expect < n:
         if batch:
             for item in await q.get_batch(256):
                 if item != expect:
                     ok = False
                 expect += 1
-            continue
-        item = await q.get()
-        if item != expect:
-            ok = False
-        expect += 1
-    us = time.ticks_diff(time.ticks_us(), t0)
-    result("queue_items_per_s", int(n * 1_000_000 / us))
+        else:
+            item = await q.get()
+            if item != expect:
+                ok = False
+            expect += 1
+        if first is None:
+            first, first_count = time.ticks_us(), expect
+    us = time.ticks_diff(time.ticks_us(), first)
+    result("queue_items_per_s", int((n - first_count) * 1_000_000 / max(us, 1)))
+    result("queue_first_item_us", time.ticks_diff(first, t0))
     result("queue_in_order", ok)
 
 

@@ -375,16 +375,17 @@ class Queue(_Primitive, Generic[T]):
         return self._items.refused
 
     if MICROPYTHON:
-        # `ContextRing.put`'s context lookup, inlined: the producers' hot path.
+        # `ContextRing.put`, inlined with its ring's `_Cell.put`: the producers' hot path (each
+        # Python call saved is a fifth of an offer on the unix port).
 
         def offer(self, item: "T") -> bool:
             """Put `item` if there is room; False (counted in `overruns`) if not. Any context."""
             rings = self._rings
             _heap_lock()
-            if _heap_unlock():  # `in_hard_irq()`: get_ident() may allocate in a hard IRQ
+            in_irq = _heap_unlock()  # `in_hard_irq()`: get_ident() may allocate in a hard IRQ
+            if in_irq:
+                cell = rings.irq
                 state = irq_off()  # hard IRQs of different priorities nest: one writer
-                queued = rings.irq.put(item)
-                irq_on(state)
             else:
                 ident = thread_ident()
                 if ident == rings._owner:
@@ -393,10 +394,19 @@ class Queue(_Primitive, Generic[T]):
                     cell = rings._threads.get(ident)
                     if cell is None:
                         cell = rings._add(ident)
-                queued = cell.put(item)
-            if queued and self._getters:  # after the item is in: publish, then ring
+            # straight-line from the read of `tail` to its store (see `_Cell.put`)
+            tail = cell.tail
+            cell.buf[tail] = item
+            size = cell.size
+            room = (tail + 1) % size != cell.taken.head
+            cell.tail = (tail + room) % size
+            if not room:
+                cell.refused += 1
+            if in_irq:
+                irq_on(state)
+            if room and self._getters:  # after the item is in: publish, then ring
                 self._ring()
-            return queued  # type: ignore[no-any-return]
+            return room  # type: ignore[no-any-return]
 
     else:
         # The same steps as `ContextRing.put` and `SharedRing.put`, inlined for CPython: a
