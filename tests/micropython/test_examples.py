@@ -53,3 +53,15 @@ def test_ble_scan_message(micropython_unix: Path, example: str) -> None:
     overwritten = int(lines[-1].rsplit(" ", 1)[1])
     assert len(seen) + overwritten >= 19  # every result was read or counted (the first may be
     # read by `first` alone)
+
+
+def test_thread_producer(micropython_unix: Path) -> None:
+    out = _run(micropython_unix, "thread_producer.py")
+    last = out.splitlines()[-1]
+    assert last.startswith("readings 20000 in order True refused while full "), out
+
+
+def test_the_doc_shows_the_thread_producer_example_as_it_is() -> None:
+    code = (EXAMPLES / "thread_producer.py").read_text()
+    body = code.split("\n", 2)[2]
+    assert body.strip() in DOC.read_text()

@@ -46,6 +46,18 @@ def test_every_interrupt_side_call_runs_with_the_heap_locked(micropython_unix: P
     assert "slots ['slot0']" in out
 
 
+def test_the_interrupt_side_allocates_nothing_not_even_its_frames(micropython_unix: Path) -> None:
+    # micropython.mem_total counts every byte allocated, frames a function gets from the heap
+    # included (heap_lock hides those: they fall back to the C stack). Every call, from task
+    # context, a soft IRQ and a thread, with its primitive bound to the loop.
+    out = run_unix(micropython_unix, "heap_untouched.py")
+    rows = [line.split() for line in out.splitlines() if line.startswith("bytes ")]
+    assert len(rows) == 3 * 7 + 1, out
+    assert {where for _, where, _, _ in rows} == {"task", "soft-irq", "thread"}
+    assert [row for row in rows if row[3] != "0"] == [], out
+    assert "harness 0 " in out
+
+
 @pytest.mark.parametrize("run", range(2))
 def test_two_gil_less_thread_producers_lose_nothing(micropython_unix: Path, run: int) -> None:
     # 2 x 50,000 tagged items into Queue(256), three runs per process, two processes.
