@@ -307,3 +307,44 @@ def queue_two_handlers(s: Setup) -> None:
 @scenario(ports=BOTH, preemptions=2, modules=SMALL)
 def slots_two_handlers(s: Setup) -> None:
     _slots_world(s, 2)
+
+
+# -- MicroPython's ring, explored on CPython: `_Cell` is plain Python, one per producer context
+# there (irqio.runtime.contexts). Its producer on another core against the consumer's take and
+# pop, at every step of both.
+
+
+@scenario(ports=("kernel",), preemptions=3, modules=["@scenario", "irqio.runtime.rings"])
+def micropython_ring_foreign_producer(s: Setup) -> None:
+    """A thread puts 1, 2, 3, 4 into a ring of 2 places while a task takes a batch, then one item:
+    every item put arrives once and in order, every refusal is counted, and no place but the
+    free one keeps an item once all are taken."""
+    from irqio.runtime.rings import EMPTY, _Cell
+
+    cell = _Cell(2)
+    got: list[int] = []
+    refused: list[int] = []
+
+    def core1() -> None:
+        for item in (1, 2, 3, 4):
+            if not cell.put(item):
+                refused.append(item)
+
+    async def main() -> None:
+        got.extend(cell.take(2))
+        item = cell.pop()
+        if item is not EMPTY:
+            got.append(item)
+
+    def conserved() -> bool:
+        taken = got + cell.take(10)
+        kept = [v for i, v in enumerate(cell.buf) if i != cell.tail]
+        return (
+            taken == [x for x in (1, 2, 3, 4) if x not in refused]
+            and cell.refused == len(refused)
+            and kept == [None, None]
+        )
+
+    s.run(main)
+    s.thread(core1, "core1")
+    s.at_end(conserved, "every item put arrives once, in order; refusals counted; none kept")

@@ -556,6 +556,8 @@ class Producer(Generic[T]):
         self._queue = queue
         if MICROPYTHON:
             self._cell = queue._rings.thread_cell()
+        else:  # the queue's own bound method: no call added on CPython
+            self.offer = queue.offer  # type: ignore[method-assign]
 
     if MICROPYTHON:
 
@@ -581,7 +583,7 @@ class Producer(Generic[T]):
 
         def offer(self, item: "T") -> bool:
             """Put `item` if there is room; False (counted in `overruns`) if not."""
-            return self._queue.offer(item)
+            return self._queue.offer(item)  # replaced per instance by the queue's own offer
 
     def put_nowait(self, item: "T") -> None:
         """Put `item`, or raise `QueueFull` (counted in `overruns`)."""
