@@ -316,12 +316,19 @@ def slots_two_handlers(s: Setup) -> None:
 
 @scenario(ports=("kernel",), preemptions=3, modules=["@scenario", "irqio.runtime.rings"])
 def micropython_ring_foreign_producer(s: Setup) -> None:
-    """A thread puts 1, 2, 3, 4 into a ring of 2 places while a task takes a batch, then one item:
-    every item put arrives once and in order, every refusal is counted, and no place but the
-    free one keeps an item once all are taken."""
-    from irqio.runtime.rings import EMPTY, _Cell
+    """A thread puts 1, 2, 3, 4 into a ring of 2 places while a task takes a batch, then one
+    item: every item put arrives once and in order, every refusal is counted, and no place but
+    the free one keeps an item once all are taken."""
+    from irqio.runtime.rings import _Cell
 
-    cell = _Cell(2)
+    micropython_ring_world(s, _Cell(2))
+
+
+def micropython_ring_world(s: Setup, cell: Any) -> None:
+    """The world of `micropython_ring_foreign_producer`, around any ring with `_Cell`'s methods
+    (tests/check/test_micropython_ring.py gives it broken ones)."""
+    from irqio.runtime.rings import EMPTY
+
     got: list[int] = []
     refused: list[int] = []
 
