@@ -258,7 +258,7 @@ class ContextRing:
     def __len__(self) -> int:
         total = 0  # a loop, not sum(generator): no allocation
         for cell in self._rings.cells:
-            total += (cell.tail - cell.taken.head) % cell.size
+            total += len(cell)
         return total
 
     def __iter__(self) -> "Iterator[Any]":
