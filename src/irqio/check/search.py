@@ -46,7 +46,7 @@ node's run, so every part cuts the same segments.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -234,6 +234,58 @@ def is_leaf(
     return len(placements) >= bound or more <= 0
 
 
+class Children:
+    """A node's children in the search's serial order, pruned by the reduction's chains.
+
+    Iterating yields each representative, (point, name, free); the caller runs it and then
+    tells `mark` where its class ends and how many schedules it holds. A later child of the
+    same context inside that class is not yielded: its size is added to `pruned`. Each
+    context's chain starts afresh in a segment: a class never spans a switch. `points` and
+    `only` restrict the walk to some points, or to one context (the chains still start at a
+    segment's start, or at `points.start`)."""
+
+    def __init__(
+        self,
+        prefix: list[tuple[int, str]],
+        root: Root,
+        horizon: int,
+        switches: tuple[Switch, ...],
+        points: range | None = None,
+        only: str | None = None,
+    ) -> None:
+        self.parts: list[tuple[range, list[str], list[str]]] = []
+        for lo, hi, cpu in segments(prefix, root.threads, horizon, switches):
+            if points is not None:
+                lo, hi = max(lo, points.start), min(hi, points.stop)
+            if hi > lo:
+                free = free_contexts(prefix, root.names, root.threads, cpu)
+                names = [n for n in free if only is None or n == only]
+                self.parts.append((range(lo, hi), free, names))
+        self.total = sum(len(span) * len(names) for span, _, names in self.parts)
+        self.done = 0  # children passed so far, run or pruned
+        self.pruned = 0
+        self._limit: dict[str, int] = {}
+        self._size: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, str, list[str]]]:
+        for span, free, names in self.parts:
+            self._limit = dict.fromkeys(names, -1)
+            self._size = dict.fromkeys(names, 0)
+            for point in span:
+                for name in names:
+                    self.done += 1
+                    if point <= self._limit[name]:
+                        self.pruned += self._size[name]
+                        continue
+                    yield point, name, free
+
+    def mark(self, name: str, limit: int, size: int) -> None:
+        """The child just yielded for `name` stands for every later one up to `limit`, each
+        holding `size` schedules."""
+        self._limit[name] = limit
+        self._size[name] = size
+
+
 class _Stop(Exception):
     pass
 
@@ -291,22 +343,16 @@ class _Walker:
         d = len(prefix)
         acc = [INF] * d
         total = 0
-        for lo, hi, cpu in segments(prefix, self.root.threads, horizon, switches):
-            # Every chain starts afresh in a segment: a class never spans a switch.
-            free = free_contexts(prefix, self.root.names, self.root.threads, cpu)
-            limit = dict.fromkeys(free, -1)
-            size_of = dict.fromkeys(free, 0)
-            for point in range(lo, hi):
-                for name in free:
-                    if point <= limit[name]:
-                        self.pruned += size_of[name]
-                        continue
-                    runs_before = self.runs
-                    limits, size = self.child(prefix, point, name, free)
-                    total += self.runs - runs_before
-                    limit[name] = limits[d] if self.reduce else point
-                    size_of[name] = size
-                    acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
+        children = Children(prefix, self.root, horizon, switches)
+        try:
+            for point, name, free in children:
+                runs_before = self.runs
+                limits, size = self.child(prefix, point, name, free)
+                total += self.runs - runs_before
+                children.mark(name, limits[d] if self.reduce else point, size)
+                acc = [min(a, b) for a, b in zip(acc, limits, strict=False)]
+        finally:  # a failure below still counts what this node pruned so far
+            self.pruned += children.pruned
         return acc, total
 
 
@@ -330,50 +376,37 @@ def explore_children(
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
     walker = _Walker(engine, root, bound, reduce, None)
-    parts = []
-    for lo, hi, cpu in segments(prefix, root.threads, horizon, switches):
-        lo, hi = max(lo, points.start), min(hi, points.stop)
-        if hi > lo:
-            free = free_contexts(prefix, root.names, root.threads, cpu)
-            parts.append((range(lo, hi), free, [n for n in free if only is None or n == only]))
-    total = sum(len(span) * len(names) for span, _, names in parts)
-    done = 0
+    children = Children(prefix, root, horizon, switches, points, only)
     try:
-        for span, free, names in parts:
-            limit = dict.fromkeys(names, -1)
-            size_of = dict.fromkeys(names, 0)
-            for point in span:
-                for name in names:
-                    done += 1
-                    if point <= limit[name]:
-                        walker.pruned += size_of[name]
-                        continue
-                    runs_before, pruned_before = walker.runs, walker.pruned
-                    try:
-                        limits, size = walker.child(prefix, point, name, free)
-                    except _Stop:
-                        result.reps.append(
-                            Rep(point, name, walker.runs - runs_before,
-                                walker.pruned - pruned_before, -1, walker.found)
-                        )  # fmt: skip
-                        raise
-                    limit[name] = limits[d] if reduce else point
-                    size_of[name] = size
-                    above = limits[:d]
-                    result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
-                    result.reps.append(
-                        Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
-                            limit[name], None, above)
-                    )  # fmt: skip
-                    if progress is not None:
-                        progress(done, total, walker.runs)
+        for point, name, free in children:
+            runs_before, pruned_before = walker.runs, walker.pruned
+            try:
+                limits, size = walker.child(prefix, point, name, free)
+            except _Stop:
+                result.reps.append(
+                    Rep(point, name, walker.runs - runs_before,
+                        walker.pruned - pruned_before, -1, walker.found)
+                )  # fmt: skip
+                raise
+            limit = limits[d] if reduce else point
+            children.mark(name, limit, size)
+            above = limits[:d]
+            result.above = [min(a, b) for a, b in zip(result.above, above, strict=False)]
+            result.reps.append(
+                Rep(point, name, walker.runs - runs_before, walker.pruned - pruned_before,
+                    limit, None, above)
+            )  # fmt: skip
+            if progress is not None:
+                progress(children.done, children.total, walker.runs)
     except _Stop:
         pass
+    walker.pruned += children.pruned
     result.runs = walker.runs
     result.pruned = walker.pruned
     result.found = walker.found
     if progress is not None:
-        progress(total if result.found is None else done, total, walker.runs)
+        done = children.total if result.found is None else children.done
+        progress(done, children.total, walker.runs)
     return result
 
 
@@ -437,23 +470,16 @@ def merge_children(
             reps[(rep.point, rep.name)] = rep
     d = len(prefix)
     result = Search(root=root, above=[INF] * d)
-    for lo, hi, cpu in segments(prefix, root.threads, horizon, switches):
-        names = free_contexts(prefix, root.names, root.threads, cpu)
-        limit = dict.fromkeys(names, -1)
-        size_of = dict.fromkeys(names, 0)
-        for point in range(lo, hi):
-            for name in names:
-                if point <= limit[name]:
-                    result.pruned += size_of[name]
-                    continue
-                rep = reps.get((point, name)) or run_missing(point, name)
-                result.runs += rep.runs
-                result.pruned += rep.pruned
-                result.reps.append(rep)
-                if rep.found is not None:
-                    result.found = rep.found
-                    return result
-                limit[name] = rep.limit
-                size_of[name] = rep.runs + rep.pruned
-                result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
+    children = Children(prefix, root, horizon, switches)
+    for point, name, _ in children:
+        rep = reps.get((point, name)) or run_missing(point, name)
+        result.runs += rep.runs
+        result.pruned += rep.pruned
+        result.reps.append(rep)
+        if rep.found is not None:
+            result.found = rep.found
+            break
+        children.mark(name, rep.limit, rep.runs + rep.pruned)
+        result.above = [min(a, b) for a, b in zip(result.above, rep.above, strict=False)]
+    result.pruned += children.pruned
     return result
